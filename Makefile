@@ -1,0 +1,41 @@
+# The course in two commands:  make lab  |  make test
+PYTHON ?= python3
+PORT ?= 8888
+IP ?= localhost
+VENV := .venv
+BIN := $(VENV)/bin
+# tf-gpu when an NVIDIA driver is present (Linux), else the CPU build.
+TF_EXTRA ?= $(if $(shell command -v nvidia-smi 2>/dev/null),tf-gpu,tf)
+# no browser to open on a headless machine: print the URL (with its token) instead
+NO_BROWSER := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
+STAMP := $(VENV)/.installed-$(TF_EXTRA)
+
+.PHONY: lab test fmt install clean help
+
+help:
+	@echo "make lab   - install (first time) and open JupyterLab on notebooks/ (PORT=$(PORT))"
+	@echo "make test  - unit tests + every notebook under nbval in the ci profile"
+	@echo "make fmt   - put notebooks in canonical form, re-stamp buttons"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed; this is " + sys.version.split()[0] + ". Try: make PYTHON=python3.11 ...")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[$(TF_EXTRA),dev]"
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks --port=$(PORT) --ServerApp.ip=$(IP) $(NO_BROWSER)
+
+test: $(STAMP)
+	DIP_PROFILE=ci MPLBACKEND=Agg $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env \
+		--nbval-cell-timeout=900 --timeout=1800 -p no:cacheprovider -ra
+
+fmt: $(STAMP)
+	$(BIN)/python -m dip_helpers fmt
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,187 @@
+"""Notebook hygiene: canonical form, stamped header/footer cells, structure checks.
+
+``python -m dip_helpers fmt`` rewrites every notebook in place; ``python -m
+dip_helpers fmt --check`` only reports.  Canonical form means: no outputs or
+execution counts, kernelspec ``python3``, only known metadata, JSON as
+``nbformat`` writes it, and the generated cells (buttons, Colab bootstrap,
+link to the next notebook) stamped from :mod:`dip_helpers.course`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import nbformat
+
+from . import course
+
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+CELL_METADATA_KEYS = ("tags", "dip", "dip_expected")
+TAG = "dip"  # cell metadata key marking generated cells: buttons, colab, next
+
+
+def notebook_paths(folder: Path = NOTEBOOK_DIR) -> list[Path]:
+    """The course notebooks, in reading order (``NN_topic.ipynb``)."""
+    return sorted(p for p in Path(folder).glob("[0-9][0-9]_*.ipynb"))
+
+
+def title_of(nb) -> str:
+    """The notebook's title: its first markdown heading, without the ``#``."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return "Untitled"
+
+
+def buttons_source(path: Path) -> str:
+    rel = f"notebooks/{path.name}"
+    return (
+        f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({course.colab_url(rel)})\n"
+        f"[![View on GitHub](https://img.shields.io/badge/View%20on-GitHub-181717?logo=github)]({course.github_url(rel)})"
+    )
+
+
+def colab_source() -> str:
+    d = course.COLAB_DIR
+    return f'''# Colab only: fetch the course's helpers and images. Elsewhere this cell does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import os
+    import subprocess
+
+    if not os.path.isdir("{d}"):
+        subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch", "{course.BRANCH}",
+                        "{course.clone_url()}", "{d}"], check=True)
+    # --no-deps keeps Colab's own TensorFlow, Keras and NumPy exactly as they are.
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "-e", "{d}"], check=True)
+    sys.path.insert(0, "{d}")'''
+
+
+def next_source(path: Path, order: list[Path]) -> str:
+    names = [p.name for p in order]
+    i = names.index(path.name) if path.name in names else len(names)
+    if i + 1 < len(order):
+        nxt = order[i + 1]
+        return f"**Next:** [{title_of(nbformat.read(nxt, as_version=4))}]({nxt.name})"
+    return "**This is the last notebook for now.** Back to the [course overview](../README.md)."
+
+
+def _stamp(nb, index: int, kind: str, cell_type: str, source: str) -> None:
+    maker = nbformat.v4.new_code_cell if cell_type == "code" else nbformat.v4.new_markdown_cell
+    cell = maker(source, metadata={TAG: kind})
+    cell.id = f"dip-{kind}"
+    existing = [i for i, c in enumerate(nb.cells) if c.metadata.get(TAG) == kind]
+    for i in reversed(existing):
+        del nb.cells[i]
+    nb.cells.insert(index if index >= 0 else len(nb.cells), cell)
+
+
+def _cell_id(cell, taken: set) -> str:
+    cid = cell.get("id")
+    if not cid or cid in taken or not re.fullmatch(r"[a-zA-Z0-9-_]{1,64}", cid):
+        digest = hashlib.sha1((cell.cell_type + cell.source).encode()).hexdigest()
+        cid = digest[:8]
+        while cid in taken:
+            digest = hashlib.sha1(digest.encode()).hexdigest()
+            cid = digest[:8]
+    taken.add(cid)
+    return cid
+
+
+def canonical(path: Path, order: list[Path] | None = None) -> str:
+    """The canonical text of the notebook at ``path`` (what ``fmt`` writes)."""
+    order = notebook_paths(path.parent) if order is None else order
+    nb = nbformat.read(path, as_version=4)
+    _stamp(nb, 1, "buttons", "markdown", buttons_source(path))
+    _stamp(nb, 2, "colab", "code", colab_source())
+    _stamp(nb, -1, "next", "markdown", next_source(path, order))
+    taken: set = set()
+    for cell in nb.cells:
+        cell.source = cell.source.rstrip() if isinstance(cell.source, str) else "".join(cell.source).rstrip()
+        cell.metadata = {k: cell.metadata[k] for k in CELL_METADATA_KEYS if k in cell.metadata}
+        cell.pop("attachments", None)
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+        cell.id = _cell_id(cell, taken)
+    nb.metadata = nbformat.NotebookNode(kernelspec=dict(KERNELSPEC), language_info={"name": "python"})
+    nb.nbformat, nb.nbformat_minor = 4, 5
+    nbformat.validate(nb)
+    return nbformat.writes(nb).rstrip("\n") + "\n"
+
+
+def structure_problems(path: Path) -> list[str]:
+    """Course conventions a notebook breaks (empty list when it follows them all)."""
+    nb = nbformat.read(path, as_version=4)
+    cells, problems = nb.cells, []
+    if not re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", path.name):
+        problems.append("file name must look like NN_topic.ipynb")
+    if len(cells) < 8:
+        return problems + [f"only {len(cells)} cells: too few for title, buttons, bootstrap, goals, setup, summary, exercises, next"]
+    head = [(c.cell_type, c.metadata.get(TAG)) for c in cells[:3]]
+    if cells[0].cell_type != "markdown" or not cells[0].source.startswith("# "):
+        problems.append("cell 1 must be the title: a markdown cell starting with '# '")
+    if head[1:] != [("markdown", "buttons"), ("code", "colab")]:
+        problems.append("cells 2-3 must be the generated buttons and Colab bootstrap (run make fmt)")
+    if cells[3].cell_type != "markdown" or "## Learning goals" not in cells[3].source:
+        problems.append("cell 4 must state the learning goals under '## Learning goals'")
+    setup = cells[4]
+    if setup.cell_type != "code" or not setup.source.startswith("# Setup") or "describe()" not in setup.source:
+        problems.append("cell 5 must be the single '# Setup' code cell that prints the profile (describe())")
+    if sum(c.cell_type == "code" and c.source.startswith("# Setup") for c in cells) != 1:
+        problems.append("there must be exactly one '# Setup' cell")
+    headings = [(i, c.source.splitlines()[0]) for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.startswith("## ")]
+    names = [h for _, h in headings]
+    if "## Summary" not in names or "## Exercises" not in names:
+        problems.append("the notebook must end with '## Summary' then '## Exercises' sections")
+    elif names[-2:] != ["## Summary", "## Exercises"]:
+        problems.append("'## Summary' and '## Exercises' must be the last two sections, in that order")
+    if cells[-1].metadata.get(TAG) != "next":
+        problems.append("the last cell must be the generated link to the next notebook (run make fmt)")
+    for i, c in enumerate(cells):
+        if c.cell_type == "code" and "NBVAL_CHECK_OUTPUT" in c.source and "dip_expected" not in c.metadata:
+            problems.append(f"cell {i + 1} is marked NBVAL_CHECK_OUTPUT but has no recorded output (python -m dip_helpers record)")
+    return problems
+
+
+def fmt(paths=None, check: bool = False) -> list[str]:
+    """Rewrite notebooks in canonical form (or, with ``check``, list those that are not)."""
+    paths = [Path(p) for p in paths] if paths else notebook_paths()
+    order = notebook_paths(paths[0].parent) if paths else []
+    changed = []
+    for path in paths:
+        text = canonical(path, order)
+        if path.read_text(encoding="utf-8") != text:
+            changed.append(str(path))
+            if not check:
+                path.write_text(text, encoding="utf-8")
+    return changed
+
+
+def record_expected(path: Path, timeout: int = 600) -> int:
+    """Run a notebook (ci profile) and store the text printed by NBVAL_CHECK_OUTPUT cells as their reference.
+
+    nbval compares those cells' output against it; the notebook itself keeps no outputs.
+    """
+    import os
+
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    os.environ["DIP_PROFILE"] = "ci"
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    count = 0
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "NBVAL_CHECK_OUTPUT" in cell.source:
+            text = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream" and o.name == "stdout")
+            cell.metadata["dip_expected"] = text
+            count += 1
+    path.write_text(nbformat.writes(nb), encoding="utf-8")
+    fmt([path])
+    return count

@@ -1,0 +1,83 @@
+"""Run-time profiles: one notebook, three sizes.
+
+* ``ci``  -- tiny images and few steps, so every notebook runs in CI in minutes;
+* ``cpu`` -- sized for a laptop CPU: each long run takes minutes, effects still show;
+* ``gpu`` -- the paper's settings.
+
+The profile is chosen once per process: ``DIP_PROFILE`` if set, else ``ci``
+when the ``CI`` variable is set, else ``gpu`` when TensorFlow sees a GPU, else
+``cpu``.  Notebooks read sizes with :meth:`Profile.pick`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+NAMES = ("ci", "cpu", "gpu")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The active profile: its ``name`` and why it was chosen (``reason``)."""
+
+    name: str
+    reason: str
+
+    def pick(self, *, ci, cpu, gpu):
+        """Return the value given for this profile, e.g. ``P.pick(ci=32, cpu=128, gpu=512)``."""
+        return {"ci": ci, "cpu": cpu, "gpu": gpu}[self.name]
+
+    def describe(self) -> str:
+        """One paragraph saying which profile runs, why, and how to change it."""
+        return (
+            f"Profile: {self.name} ({self.reason}).\n"
+            f"To change it, set DIP_PROFILE to one of {', '.join(NAMES)} before starting "
+            "Jupyter (e.g. `DIP_PROFILE=cpu make lab`), or run "
+            "`dip_helpers.set_profile('cpu')` and re-run the notebook."
+        )
+
+    def __str__(self) -> str:
+        return self.name
+
+
+_forced: str | None = None
+
+
+def _validate(name: str, source: str) -> str:
+    value = name.strip().lower()
+    if value not in NAMES:
+        raise ValueError(f"{source}={name!r} is not a profile; valid values are: {', '.join(NAMES)}")
+    return value
+
+
+def _ci_is_set() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def gpu_available() -> bool:
+    """True when TensorFlow can see at least one GPU."""
+    import tensorflow as tf  # imported here: profiles must load fast without it
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def get_profile() -> Profile:
+    """The active profile (see the module docstring for how it is chosen)."""
+    if _forced is not None:
+        return Profile(_forced, "set with set_profile()")
+    env = os.environ.get("DIP_PROFILE", "")
+    if env.strip():
+        return Profile(_validate(env, "DIP_PROFILE"), "set by DIP_PROFILE")
+    if _ci_is_set():
+        return Profile("ci", "the CI variable is set")
+    if gpu_available():
+        return Profile("gpu", "a GPU is visible")
+    return Profile("cpu", "no GPU found")
+
+
+def set_profile(name: str | None) -> Profile:
+    """Force a profile for this process (``None`` returns to the automatic choice)."""
+    global _forced
+    _forced = None if name is None else _validate(name, "profile")
+    return get_profile()

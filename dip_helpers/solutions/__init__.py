@@ -1,0 +1,1 @@
+"""Worked solutions to the exercises, one module per notebook (delete this folder for a student edition)."""
