@@ -29,7 +29,7 @@ def main(argv=None) -> int:
         if args.check and changed:
             print("not in canonical form (run `make fmt`): " + ", ".join(changed), file=sys.stderr)
         else:
-            print(f"{len(changed)} notebook(s) {'would change' if args.check else 'rewritten'}")
+            print(f"{len(changed)} file(s) {'would change' if args.check else 'rewritten'}")
         return 1 if problems or (args.check and changed) else 0
     if args.command == "record":
         from .nbtools import record_expected

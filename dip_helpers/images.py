@@ -89,6 +89,10 @@ def to_float_image(array, channels: int | None = None) -> np.ndarray:
 def _read(path: Path) -> np.ndarray:
     from PIL import Image
 
+    if path.suffix.lower() in (".tif", ".tiff"):  # tifffile keeps 16-bit colour, which PIL cannot
+        import tifffile
+
+        return tifffile.imread(path)
     with Image.open(path) as im:
         if im.mode == "P":  # palette: expand through the palette, keeping transparency
             im = im.convert("RGBA" if "transparency" in im.info else "RGB")
@@ -104,7 +108,8 @@ def _read(path: Path) -> np.ndarray:
 def load_image(source, *, channels: int | None = None, size=None) -> np.ndarray:
     """Load an image by course name (``"astronaut"``) or path, as float32 HxWxC in [0, 1].
 
-    Handles grey, RGBA (onto white), palette and 16-bit files.  ``size`` (an int
+    Handles grey, RGBA (onto white), palette and 16-bit files (16-bit colour in
+    TIFF only: PIL reads a 16-bit colour PNG as 8-bit).  ``size`` (an int
     for a square, or ``(H, W)``) centre-crops to that aspect ratio, then resizes.
     """
     path = _resolve(source)
@@ -112,21 +117,8 @@ def load_image(source, *, channels: int | None = None, size=None) -> np.ndarray:
         array = _read(path)
     except Exception as exc:  # PIL raises several types for unreadable files
         raise ValueError(f"could not read '{path}' as an image: {exc}") from exc
-    if array.dtype != np.uint16 and array.ndim == 3 and array.shape[-1] == 3 and path.suffix.lower() in (".png", ".tif", ".tiff"):
-        array = _maybe_16bit_colour(path, array)
     image = to_float_image(array, channels)
     return image if size is None else resize_image(image, size)
-
-
-def _maybe_16bit_colour(path: Path, array: np.ndarray) -> np.ndarray:
-    """PIL reduces 16-bit colour PNG/TIFF to 8 bits; imageio keeps the 16."""
-    try:
-        import imageio.v3 as iio
-
-        full = iio.imread(path)
-    except Exception:
-        return array
-    return full if full.dtype == np.uint16 and full.shape == array.shape else array
 
 
 def save_image(image, path) -> Path:

@@ -150,11 +150,35 @@ def structure_problems(path: Path) -> list[str]:
     return problems
 
 
-def fmt(paths=None, check: bool = False) -> list[str]:
-    """Rewrite notebooks in canonical form (or, with ``check``, list those that are not)."""
+README = NOTEBOOK_DIR.parent / "README.md"
+TABLE_START, TABLE_END = "<!-- colab-table: made by make fmt -->", "<!-- /colab-table -->"
+
+
+def readme_with_links(text: str, order: list[Path]) -> str:
+    """README text with its Colab / GitHub table (between the markers) rebuilt from the notebooks."""
+    if TABLE_START not in text or TABLE_END not in text:
+        return text
+    rows = ["| notebook | Colab | GitHub |", "| --- | --- | --- |"]
+    for path in order:
+        rel = f"notebooks/{path.name}"
+        title = title_of(nbformat.read(path, as_version=4))
+        rows.append(f"| {title} | [open]({course.colab_url(rel)}) | [view]({course.github_url(rel)}) |")
+    head, rest = text.split(TABLE_START, 1)
+    return head + TABLE_START + "\n" + "\n".join(rows) + "\n" + TABLE_END + rest.split(TABLE_END, 1)[1]
+
+
+def fmt(paths=None, check: bool = False, readme: Path | None = README) -> list[str]:
+    """Rewrite notebooks (and README's link table) in canonical form; with ``check``, only list what would change."""
     paths = [Path(p) for p in paths] if paths else notebook_paths()
     order = notebook_paths(paths[0].parent) if paths else []
     changed = []
+    if readme is not None and readme.is_file() and order:
+        old = readme.read_text(encoding="utf-8")
+        new = readme_with_links(old, order)
+        if new != old:
+            changed.append(str(readme))
+            if not check:
+                readme.write_text(new, encoding="utf-8")
     for path in paths:
         text = canonical(path, order)
         if path.read_text(encoding="utf-8") != text:

@@ -76,8 +76,8 @@ def get_profile() -> Profile:
     return Profile("cpu", "no GPU found")
 
 
-def set_profile(name: str | None) -> Profile:
-    """Force a profile for this process (``None`` returns to the automatic choice)."""
+def set_profile(name: str | None) -> Profile | None:
+    """Force a profile for this process and return it (``None`` returns to the automatic choice)."""
     global _forced
     _forced = None if name is None else _validate(name, "profile")
-    return get_profile()
+    return None if name is None else get_profile()

@@ -1,0 +1,138 @@
+"""Notebook conventions: canonical form, header and footer cells, the Colab bootstrap."""
+
+import shutil
+import subprocess
+import sys
+import types
+
+import nbformat
+import pytest
+
+from dip_helpers import course, nbtools
+
+NOTEBOOKS = nbtools.notebook_paths()
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS and NOTEBOOKS[0].name.startswith("00_")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_canonical_form_without_outputs(path):
+    text = path.read_text(encoding="utf-8")
+    assert text == nbtools.canonical(path), f"{path.name} is not in canonical form: run `make fmt`"
+    nb = nbformat.read(path, as_version=4)
+    assert nb.metadata.kernelspec.name == "python3"
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+    assert '"output_type"' not in text
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_structure(path):
+    assert nbtools.structure_problems(path) == []
+    nb = nbformat.read(path, as_version=4)
+    rel = f"notebooks/{path.name}"
+    assert course.colab_url(rel) in nb.cells[1].source and course.github_url(rel) in nb.cells[1].source
+
+
+def test_next_links_follow_the_order():
+    for i, path in enumerate(NOTEBOOKS):
+        last = nbformat.read(path, as_version=4).cells[-1].source
+        if i + 1 < len(NOTEBOOKS):
+            assert f"({NOTEBOOKS[i + 1].name})" in last
+        else:
+            assert "../README.md" in last
+
+
+def test_structure_check_catches_broken_notebooks(tmp_path):
+    bad = tmp_path / "01_bad.ipynb"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"no title {i}") for i in range(9)])
+    nbformat.write(nb, bad)
+    problems = " ".join(nbtools.structure_problems(bad))
+    for words in ("title", "buttons", "Learning goals", "Setup", "Summary", "next"):
+        assert words in problems
+
+
+def test_fmt_strips_outputs_and_restamps_a_new_slug(tmp_path, monkeypatch):
+    for p in NOTEBOOKS:
+        shutil.copy(p, tmp_path / p.name)
+    copy = tmp_path / NOTEBOOKS[0].name
+    nb = nbformat.read(copy, as_version=4)
+    code = next(c for c in nb.cells if c.cell_type == "code" and c.metadata.get("dip") is None)
+    code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="hello")]
+    code.execution_count = 7
+    code.metadata["scrolled"] = True
+    nb.metadata["widgets"] = {"state": {}}
+    nbformat.write(nb, copy)
+
+    monkeypatch.setattr(course, "REPO_SLUG", "someone/fork")
+    changed = nbtools.fmt(sorted(tmp_path.glob("*.ipynb")), readme=None)
+    assert len(changed) == len(NOTEBOOKS)  # every notebook re-stamped
+    text = copy.read_text()
+    assert '"output_type"' not in text and '"widgets"' not in text and '"scrolled"' not in text
+    assert "someone/fork" in text and course.REPO_SLUG in text and "dip-course/deep-image-prior-course" not in text
+    assert nbtools.fmt(sorted(tmp_path.glob("*.ipynb")), check=True, readme=None) == []  # idempotent
+    readme = nbtools.readme_with_links(f"intro\n{nbtools.TABLE_START}\nold\n{nbtools.TABLE_END}\nend", NOTEBOOKS)
+    assert "someone/fork" in readme and "old" not in readme and readme.endswith("end")
+
+
+def _run_bootstrap(monkeypatch, on_colab):
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda args, **kw: calls.append(list(args)))
+    if on_colab:
+        monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    else:
+        monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    exec(nbtools.colab_source(), {})
+    return calls
+
+
+def test_colab_bootstrap_does_nothing_elsewhere(monkeypatch):
+    assert _run_bootstrap(monkeypatch, on_colab=False) == []
+
+
+def test_colab_bootstrap_installs_without_touching_tensorflow(monkeypatch):
+    calls = _run_bootstrap(monkeypatch, on_colab=True)
+    clone, install = calls
+    assert clone[:2] == ["git", "clone"] and course.clone_url() in clone
+    assert "--no-deps" in install and course.COLAB_DIR in install
+    assert not any(word in " ".join(install) for word in ("tensorflow", "keras", "numpy"))
+    assert course.COLAB_DIR in sys.path
+
+
+def test_fmt_check_command_passes():
+    done = subprocess.run([sys.executable, "-m", "dip_helpers", "fmt", "--check"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_notebook_00_has_slider_and_plain_figure():
+    src = "\n".join(c.source for c in nbformat.read(NOTEBOOKS[0], as_version=4).cells)
+    assert "dh.noise_slider(" in src and "dh.plot_noisy(" in src and "NBVAL_CHECK_OUTPUT" in src
+
+
+def test_noise_slider_redraws_on_move():
+    import numpy as np
+
+    from dip_helpers import widgets
+
+    box = widgets.noise_slider(np.full((16, 16, 3), 0.5, np.float32), sigma=10)
+    slider, image = box.children
+    first = image.value
+    assert first[:4] == b"\x89PNG"
+    slider.value = 60
+    assert image.value != first and image.value[:4] == b"\x89PNG"
+
+
+def test_noise_slider_works_without_ipywidgets(monkeypatch):
+    import numpy as np
+
+    from dip_helpers import widgets
+
+    shown = []
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # import fails
+    monkeypatch.setattr(widgets, "_show", shown.append)
+    assert widgets.noise_slider(np.full((16, 16, 3), 0.5, np.float32), sigma=30) is None
+    assert len(shown) == 1 and "30" in shown[0].axes[1].get_title()

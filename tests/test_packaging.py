@@ -1,0 +1,95 @@
+"""Install story: dependencies agree, README and CI give the right commands."""
+
+import os
+import platform
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    from pip._vendor import tomli as tomllib
+
+from dip_helpers import course, nbtools
+
+ROOT = Path(__file__).resolve().parent.parent
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def _environment_pip_lines():
+    lines, inside = [], False
+    for raw in (ROOT / "environment.yml").read_text().splitlines():
+        if raw.strip() == "- pip:":
+            inside = True
+        elif inside and raw.strip().startswith("- "):
+            lines.append(raw.strip()[2:].strip())
+    return lines
+
+
+def test_environment_yml_agrees_with_pyproject():
+    project = PYPROJECT["project"]
+    wanted = project["dependencies"] + project["optional-dependencies"]["tf"] + project["optional-dependencies"]["dev"]
+    listed = [line for line in _environment_pip_lines() if not line.startswith("-e")]
+    assert sorted(str(Requirement(r)) for r in listed) == sorted(str(Requirement(r)) for r in wanted)
+    assert "-e ." in _environment_pip_lines()
+
+
+def test_keras3_and_no_tf_keras():
+    reqs = [Requirement(r) for extra in PYPROJECT["project"]["optional-dependencies"].values() for r in extra]
+    keras = [r for r in reqs if r.name == "keras"]
+    assert keras and all(r.specifier.contains("3.5") and not r.specifier.contains("2.15") for r in keras)
+    assert not any(r.name == "tf-keras" for r in reqs)
+
+
+def test_linux_x86_gets_the_cpu_build_and_macos_the_plain_one():
+    tf = [Requirement(r) for r in PYPROJECT["project"]["optional-dependencies"]["tf"]]
+    env_linux = {"sys_platform": "linux", "platform_machine": "x86_64"}
+    env_mac = {"sys_platform": "darwin", "platform_machine": "arm64"}
+    chosen = lambda env: {r.name for r in tf if r.marker is None or r.marker.evaluate(env)}
+    assert "tensorflow-cpu" in chosen(env_linux) and "tensorflow" not in chosen(env_linux)
+    assert "tensorflow" in chosen(env_mac) and "tensorflow-cpu" not in chosen(env_mac)
+
+
+def test_installed_tensorflow_is_keras_3():
+    import keras
+
+    assert int(keras.__version__.split(".")[0]) == 3
+
+
+def test_readme_gives_the_commands_and_links():
+    readme = (ROOT / "README.md").read_text()
+    for needle in ("make lab", "make test", "conda env create -f environment.yml", "DIP_PROFILE", "LICENSE", "Ulyanov"):
+        assert needle in readme, needle
+    for path in nbtools.notebook_paths():
+        assert course.colab_url(f"notebooks/{path.name}") in readme, f"no Colab link for {path.name}"
+    assert (ROOT / "LICENSE").is_file()
+
+
+def test_ci_runs_make_test():
+    script = (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^make test\b", script, re.M)
+
+
+def test_every_image_has_source_and_licence():
+    text = (ROOT / "data" / "README.md").read_text()
+    images = [p.name for p in (ROOT / "data").iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".tif")]
+    assert images
+    for name in images:
+        row = next((line for line in text.splitlines() if name in line), "")
+        assert row and re.search(r"(?i)public domain|CC0", row), f"{name}: no licence row in data/README.md"
+        assert re.search(r"https?://", row), f"{name}: no source in data/README.md"
+
+
+@pytest.mark.skipif(platform.system() == "Windows", reason="make")
+def test_make_lab_honours_port_and_headless():
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    dry = lambda *args: subprocess.run(["make", "-n", "lab", *args], cwd=ROOT, env=env, capture_output=True, text=True).stdout
+    assert "--port=8888" in dry()
+    out = dry("PORT=9123")
+    assert "--port=9123" in out and "jupyter lab" in out and "notebooks" in out
+    if platform.system() == "Linux":
+        assert "--no-browser" in out

@@ -1,0 +1,54 @@
+"""Profile choice: override, CI, GPU, and errors."""
+
+import pytest
+
+import dip_helpers as dh
+from dip_helpers import profiles
+
+
+@pytest.fixture(autouse=True)
+def clean(monkeypatch):
+    monkeypatch.delenv("DIP_PROFILE", raising=False)
+    monkeypatch.delenv("CI", raising=False)
+    dh.set_profile(None)
+    yield
+    dh.set_profile(None)
+
+
+def test_override_wins(monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setenv("DIP_PROFILE", "GPU ")
+    p = dh.get_profile()
+    assert p.name == "gpu" and "DIP_PROFILE" in p.reason
+
+
+def test_ci_then_gpu_then_cpu(monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    assert dh.get_profile().name == "ci"
+    monkeypatch.setenv("CI", "false")
+    monkeypatch.setattr(profiles, "gpu_available", lambda: True)
+    assert dh.get_profile().name == "gpu"
+    monkeypatch.setattr(profiles, "gpu_available", lambda: False)
+    assert dh.get_profile().name == "cpu"
+
+
+def test_gpu_detection_runs_here():
+    assert isinstance(profiles.gpu_available(), bool)
+
+
+def test_bad_value_names_the_valid_ones(monkeypatch):
+    monkeypatch.setenv("DIP_PROFILE", "fast")
+    with pytest.raises(ValueError) as info:
+        dh.get_profile()
+    assert "'fast'" in str(info.value) and "ci, cpu, gpu" in str(info.value)
+    with pytest.raises(ValueError, match="ci, cpu, gpu"):
+        dh.set_profile("laptop")
+
+
+def test_pick_and_describe():
+    p = dh.set_profile("cpu")
+    assert p.pick(ci=1, cpu=2, gpu=3) == 2
+    text = p.describe()
+    assert "cpu" in text and "DIP_PROFILE" in text and "set_profile" in text
+    with pytest.raises(TypeError):
+        p.pick(ci=1, cpu=2)  # every profile must get a value
