@@ -3,8 +3,13 @@
 Notebooks show the ideas; this package holds the machinery they share.
 """
 
-from . import exercises
-from .images import (
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the notebooks
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+from . import exercises  # noqa: E402
+from .images import (  # noqa: E402
     add_gaussian_noise,
     available_images,
     center_crop,

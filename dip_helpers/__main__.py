@@ -16,6 +16,15 @@ def main(argv=None) -> int:
     p_rec = sub.add_parser("record", help="store the reference output of NBVAL_CHECK_OUTPUT cells")
     p_rec.add_argument("paths", nargs="+")
     sub.add_parser("profile", help="print the profile that would run here")
+    p_bench = sub.add_parser("bench", help="speed and memory of one training step of the paper's network")
+    p_bench.add_argument("--size", type=int, default=256)
+    p_bench.add_argument("--channels", type=int, default=128)
+    p_bench.add_argument("--steps", type=int, default=10)
+    p_bench.add_argument("--xla", action="store_true", help="compile the step with XLA")
+    p_bench.add_argument("--json", action="store_true", help="print one JSON line")
+    from .cli import add_run_arguments
+
+    add_run_arguments(sub)
     args = parser.parse_args(argv)
 
     if args.command == "fmt":
@@ -36,6 +45,24 @@ def main(argv=None) -> int:
 
         for p in args.paths:
             print(f"{p}: {record_expected(Path(p))} checked cell(s) recorded")
+        return 0
+    if args.command in ("denoise", "inpaint", "superres"):
+        from .cli import run_task
+
+        return run_task(args)
+    if args.command == "bench":
+        import json
+
+        from .bench import bench
+
+        if not (8 <= args.size <= 8192 and 1 <= args.channels <= 1024 and 1 <= args.steps <= 10000):
+            parser.error("bench needs 8 <= --size <= 8192, 1 <= --channels <= 1024, 1 <= --steps <= 10000")
+        r = bench(args.size, args.channels, args.steps, args.xla)
+        if args.json:
+            print(json.dumps(r))
+        else:
+            for k, v in r.items():
+                print(f"{k:>16}: {v}")
         return 0
     if args.command == "profile":
         from .profiles import get_profile

@@ -1,0 +1,269 @@
+"""Keras callbacks for DIP runs: each small, each usable with ``Model.fit``.
+
+They read the model's latest output (``model.last_output``) and the per-step logs.
+Order matters where one adds a log the next reads: :class:`OutputAverage`
+adds ``psnr_ema``, so it goes before :class:`History` (``fit_dip`` does this).
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections import deque
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .dip import psnr_tf
+
+
+class History(keras.callbacks.Callback):
+    """Every step's logs, as lists; :meth:`as_arrays` and :meth:`to_csv` to read them."""
+
+    def __init__(self):
+        super().__init__()
+        self.logs: dict[str, list] = {}
+
+    def on_train_batch_end(self, batch, logs=None):
+        for k, v in (logs or {}).items():
+            self.logs.setdefault(k, []).append(float(v))
+
+    def as_arrays(self) -> dict:
+        return {k: np.asarray(v) for k, v in self.logs.items()}
+
+    def to_csv(self, path) -> Path:
+        """Write ``step,<metric>...`` rows (step counted from 1)."""
+        path = Path(path)
+        keys = sorted(self.logs)
+        with path.open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["step", *keys])
+            for i in range(len(self.logs[keys[0]]) if keys else 0):
+                w.writerow([i + 1, *(f"{self.logs[k][i]:.6g}" for k in keys)])
+        return path
+
+
+class OutputAverage(keras.callbacks.Callback):
+    """Exponential moving average of the outputs, ``avg = decay * avg + (1 - decay) * output``.
+
+    Adds ``psnr_ema`` to the logs when the model knows the ground truth.
+    """
+
+    def __init__(self, decay: float = 0.99):
+        super().__init__()
+        self.decay = decay
+        self.avg = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        out = self.model.last_output
+        if self.avg is None:
+            self.avg = tf.Variable(out, trainable=False)
+        else:
+            self.avg.assign(self.decay * self.avg + (1.0 - self.decay) * out)
+        if logs is not None and getattr(self.model, "truth", None) is not None:
+            logs["psnr_ema"] = psnr_tf(self.avg, self.model.truth)
+
+    def image(self) -> np.ndarray | None:
+        return None if self.avg is None else np.asarray(self.avg[0])
+
+
+class Snapshots(keras.callbacks.Callback):
+    """Outputs at step 1, every ``every`` steps and at the last step: ``images[step] = (H, W, C) array``."""
+
+    def __init__(self, every: int = 100):
+        super().__init__()
+        self.every, self.images, self._step = every, {}, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step += 1
+        if self._step == 1 or self._step % self.every == 0:
+            self.images[self._step] = np.asarray(self.model.last_output[0])
+
+    def on_train_end(self, logs=None):
+        if self._step and self._step not in self.images:
+            self.images[self._step] = np.asarray(self.model.last_output[0])
+
+
+class EarlyStoppingWMV(keras.callbacks.Callback):
+    """Early stopping without ground truth (ES-WMV, Wang et al. 2021, arXiv 2112.06074).
+
+    Tracks the variance of the last ``window`` outputs; the step where it is lowest is the
+    pick (``best_step``, ``best_image``). With ``stop``, training ends ``patience`` steps after
+    the last new minimum. When the ground truth is logged, ``gap_db`` is the PSNR lost
+    against the true peak.
+    """
+
+    def __init__(self, window: int = 100, patience: int = 1000, stop: bool = False):
+        super().__init__()
+        self.window, self.patience, self.stop = window, patience, stop
+        self.recent: deque = deque()
+        self.best_step, self.best_image, self.best_var = None, None, np.inf
+        self.variances: list = []
+        self._sum = self._sumsq = None
+        self._step = 0
+        self._truth_psnr: list = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step += 1
+        x = np.asarray(self.model.last_output[0], np.float64)
+        if logs and "psnr_truth" in logs:
+            self._truth_psnr.append(float(logs["psnr_truth"]))
+        if self._sum is None:
+            self._sum, self._sumsq = np.zeros_like(x), np.zeros_like(x)
+        self.recent.append(x.astype(np.float32))
+        self._sum += x
+        self._sumsq += x * x
+        if len(self.recent) > self.window:
+            old = self.recent.popleft().astype(np.float64)
+            self._sum -= old
+            self._sumsq -= old * old
+        if len(self.recent) < self.window:
+            self.variances.append(np.nan)
+            return
+        n = self.window
+        var = float(np.mean(np.maximum(self._sumsq / n - (self._sum / n) ** 2, 0)))
+        self.variances.append(var)
+        if var < self.best_var:
+            self.best_var, self.best_step, self.best_image = var, self._step, self.recent[-1].copy()
+        elif self.stop and self._step - self.best_step >= self.patience:
+            self.model.stop_training = True
+
+    @property
+    def gap_db(self) -> float | None:
+        """PSNR at the true peak minus PSNR at the picked step (needs the ground truth)."""
+        if not self._truth_psnr or self.best_step is None:
+            return None
+        return max(self._truth_psnr) - self._truth_psnr[self.best_step - 1]
+
+
+class DivergenceGuard(keras.callbacks.Callback):
+    """Undo a blow-up: a NaN/inf loss, or ``psnr_measured`` falling ``drop_db`` below its best of the
+    last ``memory`` steps, restores the weights saved at the last good checkpoint, and says so.
+
+    Weights are saved every ``every`` steps while the run is healthy. Each event is printed and
+    kept in ``events``.
+    """
+
+    def __init__(self, drop_db: float = 5.0, every: int = 10, memory: int = 100):
+        super().__init__()
+        self.drop_db, self.every = drop_db, every
+        self.recent = deque(maxlen=memory)
+        self.saved, self.saved_step, self.events, self._step = None, 0, [], 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step += 1
+        loss = float(logs.get("loss", np.nan)) if logs else np.nan
+        psnr = float(logs.get("psnr_measured", np.nan)) if logs else np.nan
+        bad = not np.isfinite(loss)
+        reason = "the loss is not finite"
+        if not bad and self.recent and psnr < max(self.recent) - self.drop_db:
+            bad, reason = True, f"PSNR to the measurement fell from {max(self.recent):.2f} to {psnr:.2f} dB"
+        if bad and self.saved is not None:
+            self.model.net.set_weights(self.saved)
+            msg = f"step {self._step}: {reason}; restored the weights of step {self.saved_step}"
+            self.events.append(msg)
+            print("⚠ DivergenceGuard:", msg)
+            return
+        if bad:
+            msg = f"step {self._step}: {reason}, and no checkpoint exists yet"
+            self.events.append(msg)
+            print("⚠ DivergenceGuard:", msg)
+            return
+        self.recent.append(psnr)
+        if self._step % self.every == 1 or self.every == 1:
+            self.saved, self.saved_step = self.model.net.get_weights(), self._step
+
+
+class TensorBoardLogger(keras.callbacks.Callback):
+    """TensorBoard scalars every step (all logs) and images (output, average) every ``image_every`` steps."""
+
+    def __init__(self, log_dir, image_every: int = 100, average: OutputAverage | None = None):
+        super().__init__()
+        self.log_dir, self.image_every, self.average = str(log_dir), image_every, average
+        self.writer, self._step = None, 0
+
+    def on_train_begin(self, logs=None):
+        self.writer = tf.summary.create_file_writer(self.log_dir)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step += 1
+        with self.writer.as_default(step=self._step):
+            for k, v in (logs or {}).items():
+                tf.summary.scalar(k, v)
+            if self._step == 1 or self._step % self.image_every == 0:
+                tf.summary.image("output", tf.clip_by_value(self.model.last_output, 0, 1))
+
+    def on_train_end(self, logs=None):
+        if self.writer is not None:
+            self.writer.flush()
+            self.writer.close()
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (where figures can be redrawn in place)."""
+    try:
+        from IPython import get_ipython
+
+        return type(get_ipython()).__name__ == "ZMQInteractiveShell"
+    except ImportError:
+        return False
+
+
+class LiveView(keras.callbacks.Callback):
+    """Every ``every`` steps: in a notebook, redraw the output and the PSNR curves in place;
+    elsewhere (or with ``text_only``), print one progress line."""
+
+    def __init__(self, every: int = 100, total: int | None = None, average: OutputAverage | None = None,
+                 text_only: bool = False):
+        super().__init__()
+        self.every, self.total, self.average = every, total, average
+        self.text_only = text_only or not in_notebook()
+        self.curves: dict[str, list] = {}
+        self.handle, self._step, self._t0, self._t0_step = None, 0, None, 0
+
+    def on_train_begin(self, logs=None):
+        self._t0 = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step += 1
+        for k, v in (logs or {}).items():
+            if k.startswith("psnr"):
+                self.curves.setdefault(k, []).append(float(v))
+        if self._step % self.every and self._step != self.total:
+            return
+        now = time.perf_counter()
+        ms = 1000 * (now - self._t0) / (self._step - self._t0_step)  # over the last interval only
+        self._t0, self._t0_step = now, self._step
+        parts = [f"step {self._step}" + (f"/{self.total}" if self.total else "")]
+        parts += [f"{k} {v[-1]:.2f}" for k, v in self.curves.items()] + [f"{ms:.0f} ms/step"]
+        line = " | ".join(parts)
+        if self.text_only:
+            print(line, flush=True)
+        else:
+            self._redraw(line)
+
+    def _redraw(self, line):
+        import matplotlib.pyplot as plt
+        from IPython.display import display
+
+        fig, (ax_img, ax_curve) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [1, 1.4]})
+        img = np.clip(np.asarray(self.model.last_output[0]), 0, 1)
+        ax_img.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray" if img.shape[-1] == 1 else None, vmin=0, vmax=1)
+        ax_img.set_title(f"output at step {self._step}")
+        ax_img.axis("off")
+        for k, v in self.curves.items():
+            ax_curve.plot(np.arange(1, len(v) + 1), v, label=k)
+        ax_curve.set_xlabel("step")
+        ax_curve.set_ylabel("PSNR (dB)")
+        ax_curve.set_xlim(1, self.total or self._step)
+        ax_curve.legend(loc="lower right")
+        ax_curve.grid(alpha=0.3)
+        fig.suptitle(line, fontsize=9)
+        fig.tight_layout()
+        if self.handle is None:
+            self.handle = display(fig, display_id=True)
+        else:
+            self.handle.update(fig)
+        plt.close(fig)

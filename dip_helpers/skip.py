@@ -1,0 +1,114 @@
+"""The skip encoder-decoder of Deep Image Prior, as a Keras functional model.
+
+At each scale ``i`` the input goes two ways: a *skip* branch (a small 1x1
+convolution) and a *deeper* branch (a stride-2 convolution that halves the
+size, a second convolution, everything below, and a 2x upsampling). The two
+are concatenated, then mixed by a convolution (and optionally a 1x1 one).
+Every convolution is followed by batch norm and LeakyReLU(0.2); a 1x1
+convolution and a sigmoid make the output image.
+
+The paper's denoising network is ``skip_network()`` with its defaults.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import layers, ops
+
+
+class ReflectionPad(layers.Layer):
+    """Mirror-pad height and width by ``pad`` pixels (no edge repeated)."""
+
+    def __init__(self, pad: int, **kwargs):
+        super().__init__(**kwargs)
+        self.pad = pad
+
+    def call(self, x):
+        p = self.pad
+        return ops.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="reflect")
+
+    def get_config(self):
+        return {**super().get_config(), "pad": self.pad}
+
+
+def _uniform_fan_in(fan_in: int):
+    """PyTorch's default initialisation for conv weights and biases: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    bound = 1.0 / math.sqrt(fan_in)
+    return keras.initializers.RandomUniform(-bound, bound)
+
+
+def conv_block(x, filters: int, size: int, stride: int = 1, pad: str = "reflection", downsample: str = "stride",
+               bias: bool = True, bn: bool = True, act: bool = True, name: str = "conv"):
+    """Convolution (+ batch norm + LeakyReLU 0.2). ``pad``: 'reflection' or 'zero'; ``downsample``: 'stride' or 'avg'."""
+    cin = x.shape[-1]
+    conv_stride = stride if downsample == "stride" else 1
+    if size > 1 and pad == "reflection":
+        x = ReflectionPad((size - 1) // 2, name=f"{name}_pad")(x)
+    init = _uniform_fan_in(cin * size * size)
+    x = layers.Conv2D(filters, size, strides=conv_stride, padding="valid" if pad == "reflection" else "same",
+                      use_bias=bias, kernel_initializer=init, bias_initializer=init, name=name)(x)
+    if stride > 1 and downsample == "avg":
+        x = layers.AveragePooling2D(stride, name=f"{name}_avg")(x)
+    if bn:
+        x = layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=f"{name}_bn")(x)
+    if act:
+        x = layers.LeakyReLU(negative_slope=0.2, name=f"{name}_act")(x)
+    return x
+
+
+def _per_scale(value, n: int, what: str) -> list:
+    values = list(value) if isinstance(value, (list, tuple)) else [value] * n
+    if len(values) != n:
+        raise ValueError(f"{what} has {len(values)} entries but the network has {n} scales")
+    return values
+
+
+def skip_network(input_channels: int = 32, output_channels: int = 3, channels_down=(128,) * 5, channels_up=(128,) * 5,
+                 channels_skip=(4,) * 5, filter_size_down: int = 3, filter_size_up: int = 3, filter_skip_size: int = 1,
+                 pad: str = "reflection", upsample: str = "bilinear", downsample: str = "stride", need_sigmoid: bool = True,
+                 need_bias: bool = True, need1x1_up: bool = True, name: str = "skip") -> keras.Model:
+    """Build the skip network; any input height and width that are multiples of ``2**scales``.
+
+    ``channels_*`` give one number per scale (their common length is the number of
+    scales); a skip count of 0 removes that skip connection.
+    """
+    n = len(channels_down)
+    up, skip = _per_scale(channels_up, n, "channels_up"), _per_scale(channels_skip, n, "channels_skip")
+    if pad not in ("reflection", "zero"):
+        raise ValueError(f"pad must be 'reflection' or 'zero', got {pad!r}")
+    if upsample not in ("bilinear", "nearest"):
+        raise ValueError(f"upsample must be 'bilinear' or 'nearest', got {upsample!r}")
+    if downsample not in ("stride", "avg"):
+        raise ValueError(f"downsample must be 'stride' or 'avg', got {downsample!r}")
+    if output_channels not in (1, 3) or input_channels < 1:
+        raise ValueError("output_channels must be 1 or 3 and input_channels at least 1")
+    common = dict(pad=pad, bias=need_bias)
+
+    def level(x, i):
+        """Scale i: returns the feature map at the same size as x."""
+        deeper = conv_block(x, channels_down[i], filter_size_down, stride=2, downsample=downsample, name=f"down{i}_a", **common)
+        deeper = conv_block(deeper, channels_down[i], filter_size_down, name=f"down{i}_b", **common)
+        if i + 1 < n:
+            deeper = level(deeper, i + 1)
+        deeper = layers.UpSampling2D(2, interpolation=upsample, name=f"up{i}_resize")(deeper)
+        if skip[i]:
+            s = conv_block(x, skip[i], filter_skip_size, name=f"skip{i}", **common)
+            deeper = layers.Concatenate(name=f"concat{i}")([s, deeper])
+        deeper = layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=f"concat{i}_bn")(deeper)
+        y = conv_block(deeper, up[i], filter_size_up, name=f"up{i}_a", **common)
+        if need1x1_up:
+            y = conv_block(y, up[i], 1, name=f"up{i}_b", **common)
+        return y
+
+    z = keras.Input((None, None, input_channels), name="z")
+    out = conv_block(level(z, 0), output_channels, 1, bn=False, act=False, name="to_image", **common)
+    if need_sigmoid:
+        out = layers.Activation("sigmoid", name="sigmoid")(out)
+    return keras.Model(z, out, name=name)
+
+
+def count_trainable(model: keras.Model) -> int:
+    """Number of trainable parameters."""
+    return int(sum(math.prod(v.shape) for v in model.trainable_weights))
