@@ -209,7 +209,8 @@ def build_dip(measurement, operator: Operator | None, config: DIPConfig, truth=N
     if truth is not None and np.shape(truth) != (h, w, c):
         raise ValueError(f"the ground truth has shape {np.shape(truth)}, expected {(h, w, c)}")
     block = 2**config.scales
-    hp, wp = -(-h // block) * block, -(-w // block) * block
+    # at least 2x2 pixels at the deepest scale, where reflection padding needs a neighbour
+    hp, wp = max(-(-h // block), 2) * block, max(-(-w // block), 2) * block
     keras.utils.set_random_seed(config.seed)
     net = skip_network(config.input_channels, c, (config.channels,) * config.scales, (config.channels,) * config.scales,
                        (config.skip_channels,) * config.scales, pad=config.pad, upsample=config.upsample)

@@ -1,0 +1,295 @@
+"""The DIP engine: skip network, operators, model, callbacks, cache, CLI, benchmark."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import dip_helpers as dh
+from dip_helpers import callbacks as cb
+from dip_helpers.dip import DIPConfig, DIPResult, build_dip, fit_dip, network_input
+from dip_helpers.masks import random_mask, text_mask
+from dip_helpers.operators import Downsampler, Identity, Mask, box_kernel, gaussian_kernel, lanczos_kernel
+from dip_helpers.skip import count_trainable, skip_network
+
+TINY = dict(channels=8, input_channels=8, skip_channels=2, scales=3, es_window=3, es_patience=4, snapshot_every=3)
+
+
+# --- skip network ---------------------------------------------------------------------------------------------
+
+def test_paper_denoising_network_has_2217831_parameters():
+    net = skip_network()
+    assert count_trainable(net) == 2_217_831
+    out = net(np.zeros((1, 64, 96, 32), np.float32), training=True)
+    assert out.shape == (1, 64, 96, 3)
+    assert 0 <= float(tf.reduce_min(out)) and float(tf.reduce_max(out)) <= 1  # sigmoid
+
+
+def test_skip_network_knobs():
+    base = skip_network(8, 1, (8, 8), (8, 8), (2, 2))
+    no_skip = skip_network(8, 1, (8, 8), (8, 8), (0, 0))
+    assert count_trainable(no_skip) < count_trainable(base)
+    assert not any("concat" in layer.name and "bn" not in layer.name for layer in no_skip.layers)
+    for kw in (dict(pad="zero"), dict(upsample="nearest"), dict(downsample="avg"), dict(need_sigmoid=False)):
+        net = skip_network(8, 3, (8, 8), (8, 8), (2, 2), **kw)
+        assert net(np.zeros((1, 16, 20, 8), np.float32)).shape == (1, 16, 20, 3)
+    with pytest.raises(ValueError, match="scales"):
+        skip_network(8, 3, (8, 8), (8,), (2, 2))
+    with pytest.raises(ValueError, match="pad"):
+        skip_network(pad="circular")
+
+
+def test_network_input():
+    z = network_input(16, 24, 32, seed=1)
+    assert z.shape == (1, 16, 24, 32) and z.dtype == np.float32 and 0 <= z.min() and z.max() < 0.1
+    assert np.array_equal(z, network_input(16, 24, 32, seed=1)) and not np.array_equal(z, network_input(16, 24, 32, seed=2))
+    g = network_input(5, 7, 2, kind="meshgrid")
+    assert g.shape == (1, 5, 7, 2) and g[0, 0, -1, 0] == 1 and g[0, -1, 0, 1] == 1
+    with pytest.raises(ValueError):
+        network_input(4, 4, 3, kind="meshgrid")
+
+
+# --- operators ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("factor", [2, 4, 8])
+def test_kernels_sum_to_one_and_are_symmetric(factor):
+    for k in (lanczos_kernel(factor, 2), lanczos_kernel(factor, 3), gaussian_kernel(factor), box_kernel(factor)):
+        assert k.sum() == pytest.approx(1.0) and np.allclose(k, k[::-1])
+    assert len(lanczos_kernel(factor, 2)) == 4 * factor and len(lanczos_kernel(factor, 3)) == 6 * factor
+
+
+@pytest.mark.parametrize("kernel", ["lanczos2", "lanczos3", "gauss", "box"])
+@pytest.mark.parametrize("factor", [2, 4, 8])
+def test_downsampler_keeps_constants_and_shapes(kernel, factor):
+    d = Downsampler(factor, kernel)
+    y = d.measure(np.full((64, 48, 3), 0.3, np.float32))
+    assert y.shape == (64 // factor, 48 // factor, 3) and np.allclose(y, 0.3, atol=1e-6)
+    assert d.output_shape((64, 48, 3)) == y.shape
+
+
+def test_downsampler_matches_a_direct_2d_convolution():
+    rng = np.random.default_rng(0)
+    x = rng.random((32, 24, 2)).astype(np.float32)
+    d = Downsampler(4, "lanczos2")
+    k2 = np.outer(d.kernel, d.kernel)
+    p = d.pad
+    xp = np.pad(x, [(p, p), (p, p), (0, 0)], mode="edge")
+    n = len(d.kernel)
+    ref = np.zeros((8, 6, 2))
+    for i in range(8):
+        for j in range(6):
+            ref[i, j] = np.tensordot(k2, xp[4 * i : 4 * i + n, 4 * j : 4 * j + n], axes=([0, 1], [0, 1]))
+    assert np.allclose(d.measure(x), ref, atol=1e-5)
+
+
+def test_operator_errors():
+    with pytest.raises(ValueError, match="factor"):
+        Downsampler(3)
+    with pytest.raises(ValueError, match="kernel"):
+        Downsampler(2, "bicubic")
+    with pytest.raises(ValueError, match="multiple"):
+        Downsampler(4).output_shape((30, 32, 3))
+    with pytest.raises(ValueError, match="0 .missing. and 1"):
+        Mask(np.full((4, 4), 0.5))
+    with pytest.raises(ValueError, match="every pixel"):
+        Mask(np.zeros((4, 4)))
+
+
+def test_masked_pixels_carry_no_gradient():
+    mask = random_mask((16, 16), 0.5, seed=0)
+    op = Mask(mask)
+    y = tf.constant(np.random.default_rng(1).random((1, 16, 16, 3)), tf.float32)
+    x = tf.Variable(tf.random.uniform((1, 16, 16, 3)))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.square(op(x) - op(y)))
+    g = tape.gradient(loss, x).numpy()[0]
+    missing = mask[..., 0] == 0
+    assert np.all(g[missing] == 0) and np.all(np.abs(g[~missing]).sum(-1) > 0)
+    assert 0.4 < missing.mean() < 0.6
+    t = text_mask((64, 128))
+    assert t.shape == (64, 128, 1) and 0.01 < (t == 0).mean() < 0.5
+
+
+# --- the model and its callbacks --------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def noisy_pair():
+    x = dh.load_image("astronaut", size=(24, 40))
+    return x, dh.add_gaussian_noise(x, 25, seed=0)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(noisy_pair, tmp_path_factory):
+    x, y = noisy_pair
+    logdir = tmp_path_factory.mktemp("tb")
+    hist = cb.History()
+    res = fit_dip(y, Identity(), DIPConfig(steps=9, **TINY), truth=x, log_dir=logdir, callbacks=[hist], verbose=False)
+    return res, logdir, hist
+
+
+def test_fit_runs_any_size_and_logs_every_metric(tiny_run, noisy_pair):
+    res, _, _ = tiny_run
+    x, _ = noisy_pair
+    assert res.output.shape == x.shape == res.average.shape  # 24x40 is no multiple of 2**3: padded inside
+    h = res.history
+    for key in ("loss", "psnr_measured", "psnr_truth", "psnr_ema"):
+        assert len(h[key]) == 9 and np.all(np.isfinite(h[key]))
+    assert h["loss"][-1] < h["loss"][0]
+    assert h["psnr_truth"][-1] == pytest.approx(dh.psnr(x, res.output), abs=0.05)
+    assert sorted(res.snapshots) == [1, 3, 6, 9]
+    assert np.allclose(res.snapshots[9], res.output)
+
+
+def test_history_csv(tiny_run, tmp_path):
+    _, _, hist = tiny_run
+    rows = hist.to_csv(tmp_path / "m.csv").read_text().splitlines()
+    assert rows[0].split(",")[0] == "step" and "psnr_truth" in rows[0] and len(rows) == 10
+
+
+def test_tensorboard_events_read_back(tiny_run):
+    _, logdir, _ = tiny_run
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(logdir), size_guidance={"tensors": 0})
+    acc.Reload()
+    tags = acc.Tags()["tensors"]
+    assert {"loss", "psnr_truth", "output"} <= set(tags)
+    losses = [tf.make_ndarray(e.tensor_proto).item() for e in acc.Tensors("loss")]
+    assert len(losses) == 9
+
+
+def test_same_seed_same_numbers(noisy_pair, tiny_run):
+    x, y = noisy_pair
+    again = fit_dip(y, Identity(), DIPConfig(steps=9, **TINY), truth=x, verbose=False)
+    assert np.array_equal(again.history["loss"], tiny_run[0].history["loss"])
+    assert np.array_equal(again.output, tiny_run[0].output)
+
+
+def test_cache_returns_the_saved_run(noisy_pair, tmp_path, capsys):
+    x, y = noisy_pair
+    cfg = DIPConfig(steps=3, **TINY)
+    first = fit_dip(y, None, cfg, truth=x, cache_dir=tmp_path, verbose=False)
+    assert len(list(tmp_path.glob("*.npz"))) == 1
+    second = fit_dip(y, None, cfg, truth=x, cache_dir=tmp_path)
+    assert "cache" in capsys.readouterr().out
+    assert np.array_equal(first.output, second.output) and second.seconds == first.seconds
+    assert np.array_equal(first.history["psnr_truth"], second.history["psnr_truth"])
+    forced = fit_dip(y, None, cfg, truth=x, cache_dir=tmp_path, force=True, verbose=False)
+    assert forced.seconds != first.seconds
+
+
+def test_superres_and_inpainting_models_build(noisy_pair):
+    x, _ = noisy_pair
+    d = Downsampler(4)
+    m = build_dip(d.measure(x), d, DIPConfig(steps=1, **TINY), truth=x)
+    assert m.generate().shape == x.shape
+    with pytest.raises(ValueError, match="ground truth"):
+        build_dip(d.measure(x), d, DIPConfig(**TINY), truth=x[:8])
+    with pytest.raises(ValueError, match="lr"):
+        DIPConfig(lr=5).validate()
+
+
+class _FakeModel:
+    """Just enough of a DIP model for callbacks: an output and a network with weights."""
+
+    def __init__(self, shape=(4, 4, 1)):
+        self.last_output = tf.Variable(tf.zeros((1, *shape)))
+        self.truth = None
+        self.stop_training = False
+        self.net = tf.keras.Sequential([tf.keras.Input((2,)), tf.keras.layers.Dense(1)])
+
+
+def _drive(callback, model, outputs, logs=None):
+    callback.set_model(model)
+    for i, out in enumerate(outputs):
+        model.last_output.assign(np.full(model.last_output.shape, out, np.float32))
+        callback.on_train_batch_end(i, dict(logs[i]) if logs else {})
+        if model.stop_training:
+            return i + 1
+    return len(outputs)
+
+
+def test_output_average_is_an_ema():
+    avg = cb.OutputAverage(0.5)
+    _drive(avg, _FakeModel(), [1.0, 3.0, 5.0])
+    assert np.allclose(avg.image(), 0.5 * (0.5 * 1 + 0.5 * 3) + 0.5 * 5)
+
+
+def test_es_wmv_picks_the_calmest_window_and_stops():
+    seq = list(np.random.default_rng(0).normal(0, 1, 20)) + [0.1] * 6 + list(np.random.default_rng(1).normal(0, 1, 30))
+    es = cb.EarlyStoppingWMV(window=5, patience=25, stop=True)
+    logs = [{"psnr_truth": 30.0 - abs(i - 25)} for i in range(len(seq))]
+    ran = _drive(es, _FakeModel(), seq, logs)
+    assert es.best_step in (25, 26)  # a window made only of the constant run (variance 0)
+    assert ran == es.best_step + 25  # stopped `patience` steps after the last new minimum
+    assert np.allclose(es.best_image, 0.1)
+    assert es.gap_db == pytest.approx(30.0 - logs[es.best_step - 1]["psnr_truth"])  # true peak is at step 26
+
+
+def test_divergence_guard_restores_and_says_so(capsys):
+    model = _FakeModel()
+    guard = cb.DivergenceGuard(drop_db=5, every=1)
+    guard.set_model(model)
+    good = [w.copy() for w in model.net.get_weights()]
+    guard.on_train_batch_end(0, {"loss": 0.1, "psnr_measured": 20.0})
+    model.net.set_weights([w + 1 for w in good])  # the step that blows up
+    guard.on_train_batch_end(1, {"loss": float("nan"), "psnr_measured": float("nan")})
+    assert all(np.array_equal(a, b) for a, b in zip(model.net.get_weights(), good))
+    guard.on_train_batch_end(2, {"loss": 0.5, "psnr_measured": 12.0})  # a 8 dB drop
+    assert len(guard.events) == 2 and "restored" in guard.events[1]
+    assert "DivergenceGuard" in capsys.readouterr().out
+
+
+def test_result_save_load_round_trip(tiny_run, tmp_path):
+    res = tiny_run[0]
+    back = DIPResult.load(res.save(tmp_path / "r.npz"))
+    assert np.array_equal(back.output, res.output) and sorted(back.snapshots) == sorted(res.snapshots)
+    assert back.summary() == res.summary()
+
+
+# --- command line ---------------------------------------------------------------------------------------------
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "dip_helpers", *args], capture_output=True, text=True)
+
+
+def test_cli_denoise_writes_everything(tmp_path):
+    out = tmp_path / "run"
+    done = _cli("denoise", "astronaut", "--profile", "ci", "--steps", "12", "--size", "32", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    for key in ("psnr_input", "psnr_last", "psnr_ema_last", "psnr_peak", "peak_step", "es_step", "seconds"):
+        assert key in summary
+    assert 19 < summary["psnr_input"] < 22
+    for name in ("result.png", "average.png", "input.png", "metrics.csv", "psnr.png", "summary.json"):
+        assert (out / name).is_file()
+    assert any((out / "tb").iterdir())
+    assert len((out / "metrics.csv").read_text().splitlines()) == 13
+
+
+def test_cli_bad_arguments_leave_nothing(tmp_path):
+    for args, words in [(("denoise", "nope", "--out", str(tmp_path / "a")), "No image"),
+                        (("denoise", "astronaut", "--sigma", "-3", "--out", str(tmp_path / "a")), "0-255"),
+                        (("denoise", "astronaut", "--lr", "7", "--out", str(tmp_path / "a")), "lr"),
+                        (("superres", "astronaut", "--factor", "3", "--out", str(tmp_path / "a")), "invalid choice")]:
+        done = _cli(*args)
+        assert done.returncode != 0 and words in done.stderr, (args, done.stderr)
+    assert not (tmp_path / "a").exists()
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep.txt").write_text("mine")
+    done = _cli("denoise", "astronaut", "--out", str(tmp_path / "full"))
+    assert done.returncode == 2 and "--overwrite" in done.stderr and (tmp_path / "full" / "keep.txt").exists()
+
+
+def test_bench_json_line():
+    done = _cli("bench", "--size", "32", "--channels", "8", "--steps", "1", "--json")
+    assert done.returncode == 0, done.stderr
+    r = json.loads(done.stdout.strip().splitlines()[-1])
+    for key in ("ms_per_step", "gflop_per_step", "gflops", "conv_peak_gflops", "efficiency", "peak_rss_mb", "params", "device"):
+        assert key in r
+    assert r["params"] == count_trainable(skip_network(32, 3, (8,) * 5, (8,) * 5, (4,) * 5)) and r["ms_per_step"] > 0
+    assert _cli("bench", "--size", "0").returncode == 2
