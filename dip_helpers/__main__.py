@@ -21,6 +21,7 @@ def main(argv=None) -> int:
     p_bench.add_argument("--channels", type=int, default=128)
     p_bench.add_argument("--steps", type=int, default=10)
     p_bench.add_argument("--xla", action="store_true", help="compile the step with XLA")
+    p_bench.add_argument("--precision", default="float32", choices=("float32", "mixed_bfloat16", "mixed_float16"))
     p_bench.add_argument("--json", action="store_true", help="print one JSON line")
     from .cli import add_run_arguments
 
@@ -57,7 +58,7 @@ def main(argv=None) -> int:
 
         if not (8 <= args.size <= 8192 and 1 <= args.channels <= 1024 and 1 <= args.steps <= 10000):
             parser.error("bench needs 8 <= --size <= 8192, 1 <= --channels <= 1024, 1 <= --steps <= 10000")
-        r = bench(args.size, args.channels, args.steps, args.xla)
+        r = bench(args.size, args.channels, args.steps, args.xla, args.precision)
         if args.json:
             print(json.dumps(r))
         else:

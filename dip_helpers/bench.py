@@ -3,7 +3,8 @@
 Reports ms per step, the step's GFLOP (counted from the layers: a training step is
 taken as 3x the forward convolutions: forward, gradient to inputs, gradient to weights),
 achieved GFLOP/s, this machine's convolution throughput measured in the same run
-(one 3x3, C->C convolution, forward and backward, at the same size), their ratio,
+(one 3x3, C->C convolution in the step's compute precision, forward and backward, at the
+same size), their ratio,
 peak memory and the parameter count.
 """
 
@@ -36,16 +37,16 @@ def _time(fn, steps: int) -> float:
     start = time.perf_counter()
     for _ in range(steps):
         out = fn()
-    float(np.asarray(out).ravel()[0])  # wait for the device
+    float(np.asarray(out, dtype=np.float32).ravel()[0])  # wait for the device
     return (time.perf_counter() - start) / steps
 
 
-def conv_throughput(size: int, channels: int, steps: int = 10) -> float:
+def conv_throughput(size: int, channels: int, steps: int = 10, dtype: str = "float32") -> float:
     """GFLOP/s of a 3x3 ``channels``->``channels`` convolution, forward + both gradients, at ``size``."""
     import tensorflow as tf
 
-    x = tf.random.uniform((1, size, size, channels))
-    w = tf.Variable(tf.random.uniform((3, 3, channels, channels), -0.05, 0.05))
+    x = tf.random.uniform((1, size, size, channels), dtype=dtype)
+    w = tf.Variable(tf.random.uniform((3, 3, channels, channels), -0.05, 0.05, dtype=dtype))
 
     @tf.function
     def step():
@@ -54,7 +55,7 @@ def conv_throughput(size: int, channels: int, steps: int = 10) -> float:
             y = tf.nn.conv2d(x, w, 1, "SAME")
             loss = tf.reduce_sum(y * y)
         gx, gw = tape.gradient(loss, [x, w])
-        return tf.reduce_sum(gx) + tf.reduce_sum(gw)
+        return tf.cast(tf.reduce_sum(gx) + tf.reduce_sum(gw), tf.float32)
 
     flops = 3 * 2.0 * size * size * channels * channels * 9
     return flops / _time(step, steps) / 1e9
@@ -88,12 +89,12 @@ def peak_memory_mb() -> float:
     return peak / 2**20 if platform.system() == "Darwin" else peak / 1024
 
 
-def bench(size: int = 256, channels: int = 128, steps: int = 10, jit_compile: bool = False) -> dict:
+def bench(size: int = 256, channels: int = 128, steps: int = 10, jit_compile: bool = False, precision: str = "float32") -> dict:
     """Measure the paper's denoising network (``channels`` at every scale) at ``size`` x ``size``."""
     from .dip import DIPConfig, build_dip
     from .skip import count_trainable
 
-    cfg = DIPConfig(steps=steps, channels=channels, jit_compile=jit_compile)
+    cfg = DIPConfig(steps=steps, channels=channels, jit_compile=jit_compile, precision=precision).validate()
     y = np.random.default_rng(0).random((size, size, 3)).astype(np.float32)
     model = build_dip(y, None, cfg)
     model.make_train_function()
@@ -101,10 +102,10 @@ def bench(size: int = 256, channels: int = 128, steps: int = 10, jit_compile: bo
     data = iter(__import__("tensorflow").data.Dataset.from_tensors(0.0).repeat())
     sec = _time(lambda: train(data)["loss"], steps)
     gflop = 3 * conv_flops(model.net, model.z.shape[1], model.z.shape[2]) / 1e9
-    peak_conv = conv_throughput(size, channels, steps)
+    peak_conv = conv_throughput(size, channels, steps, {"mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}.get(precision, "float32"))
     return {
         "ms_per_step": round(1000 * sec, 2), "gflop_per_step": round(gflop, 2), "gflops": round(gflop / sec, 1),
         "conv_peak_gflops": round(peak_conv, 1), "efficiency": round(gflop / sec / peak_conv, 3),
         "peak_rss_mb": round(peak_memory_mb(), 1), "params": count_trainable(model.net), "device": device_name(),
-        "size": size, "channels": channels, "steps": steps, "jit_compile": jit_compile,
+        "size": size, "channels": channels, "steps": steps, "jit_compile": jit_compile, "precision": precision,
     }

@@ -19,6 +19,17 @@ import tensorflow as tf
 from .dip import psnr_tf
 
 
+def write_history_csv(history: dict, path) -> Path:
+    """Write per-step metrics ``{name: sequence}`` as ``step,<name>...`` rows (step counted from 1)."""
+    path, keys = Path(path), sorted(history)
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["step", *keys])
+        for i in range(len(history[keys[0]]) if keys else 0):
+            w.writerow([i + 1, *(f"{history[k][i]:.6g}" for k in keys)])
+    return path
+
+
 class History(keras.callbacks.Callback):
     """Every step's logs, as lists; :meth:`as_arrays` and :meth:`to_csv` to read them."""
 
@@ -35,14 +46,7 @@ class History(keras.callbacks.Callback):
 
     def to_csv(self, path) -> Path:
         """Write ``step,<metric>...`` rows (step counted from 1)."""
-        path = Path(path)
-        keys = sorted(self.logs)
-        with path.open("w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["step", *keys])
-            for i in range(len(self.logs[keys[0]]) if keys else 0):
-                w.writerow([i + 1, *(f"{self.logs[k][i]:.6g}" for k in keys)])
-        return path
+        return write_history_csv(self.logs, path)
 
 
 class OutputAverage(keras.callbacks.Callback):

@@ -65,7 +65,7 @@ class DIP(keras.Model):
 
     def call(self, z, training=True):
         h, w, _ = self.image_shape
-        return self.net(z, training=training)[:, :h, :w, :]
+        return tf.cast(self.net(z, training=training)[:, :h, :w, :], tf.float32)
 
     def generate(self):
         """The output for the plain input ``z`` (no added noise), as an (H, W, C) array."""
@@ -108,6 +108,7 @@ class DIPConfig:
     early_stop: bool = False
     snapshot_every: int = 100
     jit_compile: bool = False
+    precision: str = "float32"
 
     def validate(self) -> "DIPConfig":
         """Raise ValueError with a readable message for absurd values; return self."""
@@ -121,6 +122,8 @@ class DIPConfig:
             (0 <= self.ema < 1, "ema must lie in [0, 1)"),
             (self.es_window >= 2 and self.es_patience >= 1, "es_window must be >= 2 and es_patience >= 1"),
             (self.snapshot_every >= 1, "snapshot_every must be at least 1"),
+            (self.precision in ("float32", "mixed_bfloat16", "mixed_float16"),
+             "precision must be float32, mixed_bfloat16 or mixed_float16"),
         ]
         for ok, message in checks:
             if not ok:
@@ -213,7 +216,8 @@ def build_dip(measurement, operator: Operator | None, config: DIPConfig, truth=N
     hp, wp = max(-(-h // block), 2) * block, max(-(-w // block), 2) * block
     keras.utils.set_random_seed(config.seed)
     net = skip_network(config.input_channels, c, (config.channels,) * config.scales, (config.channels,) * config.scales,
-                       (config.skip_channels,) * config.scales, pad=config.pad, upsample=config.upsample)
+                       (config.skip_channels,) * config.scales, pad=config.pad, upsample=config.upsample,
+                       dtype=None if config.precision == "float32" else config.precision)
     z = network_input(hp, wp, config.input_channels, config.input_kind, seed=config.seed)
     model = DIP(net, z, measurement, operator, (h, w, c), config.reg_noise_std, truth, seed=config.seed)
     model.compile(optimizer=keras.optimizers.Adam(config.lr), jit_compile=config.jit_compile)

@@ -28,6 +28,21 @@ def test_paper_denoising_network_has_2217831_parameters():
     assert 0 <= float(tf.reduce_min(out)) and float(tf.reduce_max(out)) <= 1  # sigmoid
 
 
+def test_fused_batch_norm_matches_keras():
+    import keras
+
+    from dip_helpers.skip import BatchNorm
+
+    x = np.random.default_rng(0).normal(2, 3, (1, 12, 10, 5)).astype(np.float32)
+    ours, ref = BatchNorm(), keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5)
+    assert np.allclose(ours(x, training=True), ref(x, training=True), atol=1e-5)
+    assert np.allclose(ours.moving_mean.numpy(), ref.moving_mean.numpy(), atol=1e-5)
+    n = 12 * 10  # like PyTorch, the running variance uses the unbiased batch variance
+    unbiased = 0.9 + 0.1 * x.reshape(-1, 5).var(axis=0) * n / (n - 1)
+    assert np.allclose(ours.moving_variance.numpy(), unbiased, rtol=1e-5)
+    assert len(ours.trainable_weights) == 2
+
+
 def test_skip_network_knobs():
     base = skip_network(8, 1, (8, 8), (8, 8), (2, 2))
     no_skip = skip_network(8, 1, (8, 8), (8, 8), (0, 0))
@@ -40,6 +55,15 @@ def test_skip_network_knobs():
         skip_network(8, 3, (8, 8), (8,), (2, 2))
     with pytest.raises(ValueError, match="pad"):
         skip_network(pad="circular")
+
+
+def test_mixed_precision_keeps_a_float32_image(noisy_pair):
+    x, y = noisy_pair
+    net = skip_network(8, 3, (8, 8), (8, 8), (2, 2), dtype="mixed_bfloat16")
+    assert count_trainable(net) == count_trainable(skip_network(8, 3, (8, 8), (8, 8), (2, 2)))
+    assert net(np.zeros((1, 8, 8, 8), np.float32)).dtype == "float32"
+    res = fit_dip(y, None, DIPConfig(steps=4, precision="mixed_bfloat16", **TINY), truth=x, verbose=False)
+    assert res.output.dtype == np.float32 and res.history["loss"][-1] < res.history["loss"][0]
 
 
 def test_network_input():
@@ -241,6 +265,17 @@ def test_divergence_guard_restores_and_says_so(capsys):
     guard.on_train_batch_end(2, {"loss": 0.5, "psnr_measured": 12.0})  # a 8 dB drop
     assert len(guard.events) == 2 and "restored" in guard.events[1]
     assert "DivergenceGuard" in capsys.readouterr().out
+
+
+def test_live_view_prints_progress_outside_notebooks(capsys):
+    assert not cb.in_notebook()
+    view = cb.LiveView(every=2, total=4)
+    view.set_model(_FakeModel())
+    view.on_train_begin()
+    for i in range(4):
+        view.on_train_batch_end(i, {"loss": 0.1, "psnr_truth": 20.0 + i})
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and lines[-1].startswith("step 4/4") and "psnr_truth 23.00" in lines[-1]
 
 
 def test_result_save_load_round_trip(tiny_run, tmp_path):
