@@ -250,7 +250,9 @@ class LiveView(keras.callbacks.Callback):
 
     def _redraw(self, line):
         import matplotlib.pyplot as plt
-        from IPython.display import display
+        from IPython.display import Image, display
+
+        from .widgets import figure_png
 
         fig, (ax_img, ax_curve) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [1, 1.4]})
         img = np.clip(np.asarray(self.model.last_output[0]), 0, 1)
@@ -266,8 +268,8 @@ class LiveView(keras.callbacks.Callback):
         ax_curve.grid(alpha=0.3)
         fig.suptitle(line, fontsize=9)
         fig.tight_layout()
+        picture = Image(figure_png(fig))  # a PNG whatever the matplotlib backend; closes the figure
         if self.handle is None:
-            self.handle = display(fig, display_id=True)
+            self.handle = display(picture, display_id=True)
         else:
-            self.handle.update(fig)
-        plt.close(fig)
+            self.handle.update(picture)

@@ -113,7 +113,8 @@ def _per_scale(value, n: int, what: str) -> list:
 def skip_network(input_channels: int = 32, output_channels: int = 3, channels_down=(128,) * 5, channels_up=(128,) * 5,
                  channels_skip=(4,) * 5, filter_size_down: int = 3, filter_size_up: int = 3, filter_skip_size: int = 1,
                  pad: str = "reflection", upsample: str = "bilinear", downsample: str = "stride", need_sigmoid: bool = True,
-                 need_bias: bool = True, need1x1_up: bool = True, dtype=None, name: str = "skip") -> keras.Model:
+                 need_bias: bool = True, need1x1_up: bool = True, batch_norm: bool = True, dtype=None,
+                 name: str = "skip") -> keras.Model:
     """Build the skip network; any input height and width that are multiples of ``2**scales``.
 
     ``channels_*`` give one number per scale (their common length is the number of
@@ -130,7 +131,7 @@ def skip_network(input_channels: int = 32, output_channels: int = 3, channels_do
         raise ValueError(f"downsample must be 'stride' or 'avg', got {downsample!r}")
     if output_channels not in (1, 3) or input_channels < 1:
         raise ValueError("output_channels must be 1 or 3 and input_channels at least 1")
-    common = dict(pad=pad, bias=need_bias, dtype=dtype)
+    common = dict(pad=pad, bias=need_bias, bn=batch_norm, dtype=dtype)
 
     def level(x, i):
         """Scale i: returns the feature map at the same size as x."""
@@ -142,7 +143,8 @@ def skip_network(input_channels: int = 32, output_channels: int = 3, channels_do
         if skip[i]:
             s = conv_block(x, skip[i], filter_skip_size, name=f"skip{i}", **common)
             deeper = layers.Concatenate(name=f"concat{i}", dtype=dtype)([s, deeper])
-        deeper = BatchNorm(name=f"concat{i}_bn")(deeper)
+        if batch_norm:
+            deeper = BatchNorm(name=f"concat{i}_bn")(deeper)
         y = conv_block(deeper, up[i], filter_size_up, name=f"up{i}_a", **common)
         if need1x1_up:
             y = conv_block(y, up[i], 1, name=f"up{i}_b", **common)

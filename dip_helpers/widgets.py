@@ -14,10 +14,10 @@ from .plotting import plot_noisy
 
 
 def _show(fig):
-    from IPython.display import display
+    """Display a figure as a PNG (whatever the matplotlib backend) and close it."""
+    from IPython.display import Image, display
 
-    display(fig)
-    plt.close(fig)
+    display(Image(figure_png(fig)))
 
 
 def figure_png(fig, dpi: int = 90) -> bytes:

@@ -48,6 +48,8 @@ def test_skip_network_knobs():
     no_skip = skip_network(8, 1, (8, 8), (8, 8), (0, 0))
     assert count_trainable(no_skip) < count_trainable(base)
     assert not any("concat" in layer.name and "bn" not in layer.name for layer in no_skip.layers)
+    no_bn = skip_network(8, 1, (8, 8), (8, 8), (2, 2), batch_norm=False)
+    assert not any("bn" in layer.name for layer in no_bn.layers) and count_trainable(no_bn) < count_trainable(base)
     for kw in (dict(pad="zero"), dict(upsample="nearest"), dict(downsample="avg"), dict(need_sigmoid=False)):
         net = skip_network(8, 3, (8, 8), (8, 8), (2, 2), **kw)
         assert net(np.zeros((1, 16, 20, 8), np.float32)).shape == (1, 16, 20, 3)
@@ -276,6 +278,22 @@ def test_live_view_prints_progress_outside_notebooks(capsys):
         view.on_train_batch_end(i, {"loss": 0.1, "psnr_truth": 20.0 + i})
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2 and lines[-1].startswith("step 4/4") and "psnr_truth 23.00" in lines[-1]
+
+
+def test_live_view_redraws_in_place_in_a_kernel(tmp_path):
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import numpy as np\nfrom dip_helpers.dip import DIPConfig, fit_dip\n"
+        "y = np.full((16, 16, 3), 0.5, np.float32)\n"
+        "r = fit_dip(y, config=DIPConfig(steps=6, channels=4, input_channels=4, skip_channels=1, scales=2, "
+        "es_window=2, es_patience=2), live=2)")])
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = nb.cells[0].outputs
+    figures = [o for o in outputs if o.output_type == "display_data" and "image/png" in o.get("data", {})]
+    assert len(figures) == 1  # one figure, updated in place (nbclient applies the updates to it)
+    assert not any(o.output_type == "stream" and "step" in o.get("text", "") for o in outputs)
 
 
 def test_result_save_load_round_trip(tiny_run, tmp_path):
