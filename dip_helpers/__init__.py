@@ -24,13 +24,13 @@ from .images import (  # noqa: E402
 from .metrics import mse, psnr, ssim
 from .plotting import plot_noisy, show_images
 from .profiles import Profile, get_profile, set_profile
-from .widgets import noise_slider
+from .widgets import choice_view, noise_slider, slider_view
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Profile", "add_gaussian_noise", "available_images", "center_crop", "data_dir", "exercises",
     "fit_to_multiple", "gaussian_noise", "get_profile", "load_image", "mse", "noise_slider",
-    "plot_noisy", "psnr", "resize_image", "save_image", "set_profile", "show_images", "ssim",
+    "plot_noisy", "psnr", "resize_image", "save_image", "set_profile", "show_images", "ssim", "choice_view", "slider_view",
     "to_float_image",
 ]

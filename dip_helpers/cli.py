@@ -56,6 +56,7 @@ def run_task(args) -> int:
 
     from . import images, masks, operators, profiles
     from .callbacks import write_history_csv
+    from .classical import upscale
     from .dip import DIPConfig, fit_dip
     from .metrics import psnr
 
@@ -93,7 +94,7 @@ def run_task(args) -> int:
             else:
                 truth = images.fit_to_multiple(image, args.factor, "crop")
                 measurement = op.measure(truth)
-            baseline = np.asarray(_bicubic(measurement, args.factor))
+            baseline = upscale(measurement, args.factor, "bicubic")
     except (ValueError, FileNotFoundError) as exc:
         return _fail(str(exc))
 
@@ -123,15 +124,6 @@ def run_task(args) -> int:
             shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(summary))
     return 0
-
-
-def _bicubic(image, factor):
-    from PIL import Image
-    import numpy as np
-
-    h, w, c = image.shape
-    planes = [np.asarray(Image.fromarray(image[..., i], mode="F").resize((w * factor, h * factor), Image.BICUBIC)) for i in range(c)]
-    return np.clip(np.stack(planes, -1), 0, 1)
 
 
 def _plot_curves(result, path: Path) -> None:

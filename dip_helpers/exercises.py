@@ -51,3 +51,36 @@ def check_sigma_for_psnr(sigma, target_db: float) -> bool | None:
         f"sigma = {float(sigma):.2f} gives {20 * math.log10(255 / float(sigma)):.2f} dB, not {target_db:g}. "
         "Hint: MSE = (sigma/255)^2 without clipping.",
     )
+
+
+def check_conv2d(my_conv2d) -> bool | None:
+    """Compare ``my_conv2d(image, kernel, padding, stride)`` with ``tf.nn.conv2d`` on random inputs."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(3)
+    cases = [((7, 9), (3, 3), 0, 1), ((8, 8), (2, 3), 1, 1), ((9, 11), (3, 3), 1, 2), ((10, 7), (5, 5), 2, 3)]
+    for shape, kshape, pad, stride in cases:
+        image, kernel = rng.standard_normal(shape), rng.standard_normal(kshape)
+        try:
+            got = my_conv2d(image, kernel, pad, stride)
+        except NotImplementedError:
+            got = None
+        if not _attempted(got, "my_conv2d"):
+            return None
+        padded = np.pad(image, pad)[None, :, :, None]
+        want = tf.nn.conv2d(padded, kernel[:, :, None, None], stride, "VALID").numpy()[0, :, :, 0]
+        got = np.asarray(got)
+        if got.shape != want.shape or not np.allclose(got, want, atol=1e-6):
+            detail = f"shape {got.shape}, expected {want.shape}" if got.shape != want.shape else "values differ"
+            return _verdict(False, "", f"image {shape}, kernel {kshape}, padding {pad}, stride {stride}: {detail}. "
+                            "Hint: TensorFlow does not flip the kernel.")
+    return _verdict(True, "my_conv2d matches tf.nn.conv2d on 4 random cases (padding and stride included).", "")
+
+
+def check_output_size(answer, n: int, k: int, p: int, s: int) -> bool | None:
+    """Check the output length of a convolution: input ``n``, kernel ``k``, padding ``p``, stride ``s``."""
+    if not _attempted(answer, "the output size"):
+        return None
+    want = (n + 2 * p - k) // s + 1
+    return _verdict(int(answer) == want, f"{want} is right: floor((n + 2p - k) / s) + 1.",
+                    f"{answer} is not it. Count the positions the kernel can take: (n + 2p - k) / s, rounded down, plus 1.")

@@ -28,10 +28,11 @@ def figure_png(fig, dpi: int = 90) -> bytes:
     return buf.getvalue()
 
 
-def slider_view(draw, value: int, lo: int, hi: int, step: int = 1, label: str = "value"):
-    """Show ``draw(value)`` (a function returning a figure) under an integer slider that redraws it.
+def control_view(draw, make_control, value):
+    """Show ``draw(value)`` (a function returning a figure) under an ipywidgets control that redraws it.
 
-    Returns the widget box, or ``None`` when ipywidgets is missing (then the figure is drawn once).
+    ``make_control(w)`` builds the control from the ipywidgets module ``w``. Returns the widget box,
+    or ``None`` when ipywidgets is missing (then the figure is drawn once, for ``value``).
     """
     try:
         import ipywidgets as w
@@ -39,18 +40,32 @@ def slider_view(draw, value: int, lo: int, hi: int, step: int = 1, label: str = 
     except ImportError:
         _show(draw(value))
         return None
-    slider = w.IntSlider(value=value, min=lo, max=hi, step=step, description=label, continuous_update=False,
-                         style={"description_width": "initial"})
+    control = make_control(w)
     image = w.Image(format="png")
 
     def update(v):
         image.value = figure_png(draw(v))
 
-    slider.observe(lambda change: update(change["new"]), names="value")
-    update(value)
-    box = w.VBox([slider, image])
+    control.observe(lambda change: update(change["new"]), names="value")
+    update(control.value)
+    box = w.VBox([control, image])
     display(box)
     return box
+
+
+def slider_view(draw, value: int, lo: int, hi: int, step: int = 1, label: str = "value"):
+    """An integer slider from ``lo`` to ``hi`` redrawing ``draw(value)``."""
+    return control_view(draw, lambda w: w.IntSlider(value=value, min=lo, max=hi, step=step, description=label,
+                                                    continuous_update=False, style={"description_width": "initial"}), value)
+
+
+def choice_view(draw, options, value=None, label: str = "choice", slider: bool = False):
+    """A drop-down menu (or, with ``slider``, a slider) over ``options`` redrawing ``draw(option)``."""
+    options = list(options)
+    value = options[0] if value is None else value
+    kind = "SelectionSlider" if slider else "Dropdown"
+    return control_view(draw, lambda w: getattr(w, kind)(options=options, value=value, description=label,
+                                                        continuous_update=False, style={"description_width": "initial"}), value)
 
 
 def noise_slider(image, sigma: int = 25, seed: int = 0, max_sigma: int = 100):

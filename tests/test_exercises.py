@@ -18,3 +18,20 @@ def test_sigma_check():
     assert exercises.check_sigma_for_psnr(nb00.SIGMA_30DB, 30) is True
     assert exercises.check_sigma_for_psnr(25, 30) is False
     assert exercises.check_sigma_for_psnr(None, 30) is None
+
+
+def test_conv2d_check():
+    from dip_helpers.solutions import nb01
+
+    assert exercises.check_conv2d(nb01.my_conv2d) is True
+    flipped = lambda x, k, p, s: nb01.my_conv2d(x, k[::-1, ::-1], p, s)  # a true convolution: wrong here
+    assert exercises.check_conv2d(flipped) is False
+    assert exercises.check_conv2d(lambda x, k, p, s: nb01.my_conv2d(x, k, 0, s)) is False  # forgets padding
+    assert exercises.check_conv2d(lambda *a: None) is None
+
+
+def test_output_size_check():
+    from dip_helpers.solutions import nb01
+
+    assert exercises.check_output_size(nb01.OUTPUT_SIZE, 100, 5, 2, 2) is True
+    assert exercises.check_output_size(48, 100, 5, 2, 2) is False

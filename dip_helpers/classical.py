@@ -1,0 +1,55 @@
+"""Classical restorations from scikit-image, with the course's image conventions (H, W, C in [0, 1])."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _channel_axis(image):
+    return -1 if image.shape[-1] > 1 else None
+
+
+def _squeeze(image):
+    return image if image.shape[-1] > 1 else image[..., 0]
+
+
+def _unsqueeze(result, like):
+    return np.clip(np.asarray(result, np.float32).reshape(like.shape), 0, 1)
+
+
+def tv_denoise(noisy, weight: float = 0.08):
+    """Total-variation denoising (Chambolle's algorithm)."""
+    from skimage.restoration import denoise_tv_chambolle
+
+    return _unsqueeze(denoise_tv_chambolle(_squeeze(noisy), weight=weight, channel_axis=_channel_axis(noisy)), noisy)
+
+
+def nl_means(noisy, sigma: float):
+    """Non-local means with scikit-image's suggested settings for noise std ``sigma`` (0-255 scale)."""
+    from skimage.restoration import denoise_nl_means
+
+    s = sigma / 255
+    out = denoise_nl_means(_squeeze(noisy), h=0.8 * s, sigma=s, fast_mode=True, patch_size=5, patch_distance=6,
+                           channel_axis=_channel_axis(noisy))
+    return _unsqueeze(out, noisy)
+
+
+def biharmonic_inpaint(image, mask):
+    """Fill the pixels where ``mask`` is 0 by biharmonic interpolation."""
+    from skimage.restoration import inpaint_biharmonic
+
+    missing = np.asarray(mask)[..., 0] == 0
+    return _unsqueeze(inpaint_biharmonic(_squeeze(image), missing, channel_axis=_channel_axis(image)), image)
+
+
+def upscale(image, factor: int, method: str = "bicubic"):
+    """Enlarge by ``factor`` with 'nearest', 'bilinear' or 'bicubic' interpolation (Pillow)."""
+    from PIL import Image
+
+    modes = {"nearest": Image.NEAREST, "bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC}
+    if method not in modes:
+        raise ValueError(f"method must be one of {', '.join(modes)}, got {method!r}")
+    h, w, c = image.shape
+    planes = [np.asarray(Image.fromarray(np.asarray(image[..., i], np.float32), mode="F").resize((w * factor, h * factor), modes[method]))
+              for i in range(c)]
+    return np.clip(np.stack(planes, -1), 0, 1).astype(np.float32)
