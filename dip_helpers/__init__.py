@@ -28,9 +28,26 @@ from .widgets import choice_view, noise_slider, slider_view
 
 __version__ = "0.1.0"
 
+# The engine needs TensorFlow, which takes seconds to import: load it on first use.
+_LAZY = {
+    "skip_network": "skip", "count_trainable": "skip", "network_input": "dip", "DIP": "dip", "DIPConfig": "dip",
+    "DIPResult": "dip", "build_dip": "dip", "fit_dip": "dip", "Identity": "operators", "Mask": "operators",
+    "Downsampler": "operators", "random_mask": "masks", "text_mask": "masks", "load_mask": "masks",
+    "solve_map": "priors", "callbacks": None, "classical": None, "operators": None, "priors": None, "masks": None,
+}
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'dip_helpers' has no attribute {name!r}")
+    import importlib
+
+    module = importlib.import_module(f".{_LAZY[name] or name}", __name__)
+    return module if _LAZY[name] is None else getattr(module, name)
+
 __all__ = [
     "Profile", "add_gaussian_noise", "available_images", "center_crop", "data_dir", "exercises",
     "fit_to_multiple", "gaussian_noise", "get_profile", "load_image", "mse", "noise_slider",
     "plot_noisy", "psnr", "resize_image", "save_image", "set_profile", "show_images", "ssim", "choice_view", "slider_view",
-    "to_float_image",
+    "to_float_image", *_LAZY,
 ]

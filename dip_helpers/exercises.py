@@ -84,3 +84,24 @@ def check_output_size(answer, n: int, k: int, p: int, s: int) -> bool | None:
     want = (n + 2 * p - k) // s + 1
     return _verdict(int(answer) == want, f"{want} is right: floor((n + 2p - k) / s) + 1.",
                     f"{answer} is not it. Count the positions the kernel can take: (n + 2p - k) / s, rounded down, plus 1.")
+
+
+def check_neuron(answer, x, a, a0: float, activation: str = "relu") -> bool | None:
+    """Check a formal neuron's output ``phi(a0 + sum_j a_j x_j)`` computed by hand."""
+    if not _attempted(answer, "the neuron's output"):
+        return None
+    z = a0 + float(np.dot(a, x))
+    phis = {"relu": lambda t: max(t, 0.0), "sigmoid": lambda t: 1 / (1 + math.exp(-t)),
+            "leaky_relu": lambda t: t if t > 0 else 0.2 * t}
+    want = phis[activation](z)
+    return _verdict(math.isclose(float(answer), want, abs_tol=1e-3), f"s = {want:.4g} (pre-activation {z:.4g}).",
+                    f"{answer} is not it. First the weighted sum a0 + sum a_j x_j, then the activation.")
+
+
+def check_conv_params(answer, k: int, c_in: int, c_out: int, bias: bool = True) -> bool | None:
+    """Check the parameter count of a ``k`` x ``k`` convolution from ``c_in`` to ``c_out`` channels."""
+    if not _attempted(answer, "the parameter count"):
+        return None
+    want = k * k * c_in * c_out + (c_out if bias else 0)
+    return _verdict(int(answer) == want, f"{want}: one k x k x c_in kernel per output channel, plus one bias each.",
+                    f"{answer} is not it. Each output channel has its own k x k x c_in kernel and a bias.")

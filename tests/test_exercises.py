@@ -35,3 +35,12 @@ def test_output_size_check():
 
     assert exercises.check_output_size(nb01.OUTPUT_SIZE, 100, 5, 2, 2) is True
     assert exercises.check_output_size(48, 100, 5, 2, 2) is False
+
+
+def test_neuron_and_conv_param_checks():
+    from dip_helpers.solutions import nb02
+
+    assert exercises.check_neuron(nb02.NEURON, x=[1.0, 3.0, 4.0], a=[2, -1, 0.5], a0=0.5) is True
+    assert exercises.check_neuron(2.0, x=[1.0, 3.0, 4.0], a=[2, -1, 0.5], a0=0.5) is False
+    assert exercises.check_conv_params(nb02.CONV_PARAMS, 3, 32, 128) is True
+    assert exercises.check_conv_params(3 * 3 * 32 * 128, 3, 32, 128) is False
