@@ -105,3 +105,44 @@ def check_conv_params(answer, k: int, c_in: int, c_out: int, bias: bool = True) 
     want = k * k * c_in * c_out + (c_out if bias else 0)
     return _verdict(int(answer) == want, f"{want}: one k x k x c_in kernel per output channel, plus one bias each.",
                     f"{answer} is not it. Each output channel has its own k x k x c_in kernel and a bias.")
+
+
+def check_tv(my_tv) -> bool | None:
+    """Compare ``my_tv(x)`` (x: H x W x C numpy array) with :func:`dip_helpers.priors.total_variation`."""
+    import tensorflow as tf
+
+    from .priors import total_variation
+
+    x = np.random.default_rng(5).random((9, 12, 3)).astype(np.float32)
+    try:
+        got = my_tv(x)
+    except NotImplementedError:
+        got = None
+    if not _attempted(got, "my_tv"):
+        return None
+    want = float(total_variation(tf.constant(x[None])))
+    return _verdict(math.isclose(float(got), want, rel_tol=1e-4), f"my_tv agrees with the course's TV ({want:.5f}).",
+                    f"my_tv gave {float(got):.5f}, expected {want:.5f}. Hint: differences to the right and below, "
+                    "on the (H-1) x (W-1) pixels that have both, sqrt(dx^2 + dy^2 + 1e-6), then the mean.")
+
+
+def check_masked_grad(my_grad) -> bool | None:
+    """Compare ``my_grad(x, y, m)``, the gradient of ``mean((m*x - m*y)**2)`` in x, with TensorFlow's."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(6)
+    x, y = rng.random((6, 7, 3)).astype(np.float32), rng.random((6, 7, 3)).astype(np.float32)
+    m = (rng.random((6, 7, 1)) > 0.5).astype(np.float32)
+    try:
+        got = my_grad(x, y, m)
+    except NotImplementedError:
+        got = None
+    if not _attempted(got, "my_grad"):
+        return None
+    xv = tf.Variable(x)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.square(m * xv - m * y))
+    want = tape.gradient(loss, xv).numpy()
+    ok = np.shape(got) == want.shape and np.allclose(got, want, atol=1e-6)
+    return _verdict(ok, "Right: the gradient is 2 m^2 (x - y) / N, exactly 0 wherever m = 0.",
+                    "Not quite. Differentiate mean((m x - m y)^2) pixel by pixel; N counts every value of x.")

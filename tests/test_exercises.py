@@ -44,3 +44,12 @@ def test_neuron_and_conv_param_checks():
     assert exercises.check_neuron(2.0, x=[1.0, 3.0, 4.0], a=[2, -1, 0.5], a0=0.5) is False
     assert exercises.check_conv_params(nb02.CONV_PARAMS, 3, 32, 128) is True
     assert exercises.check_conv_params(3 * 3 * 32 * 128, 3, 32, 128) is False
+
+
+def test_tv_and_masked_gradient_checks():
+    from dip_helpers.solutions import nb03
+
+    assert exercises.check_tv(nb03.my_tv) is True
+    assert exercises.check_tv(lambda x: nb03.my_tv(x) * 2) is False
+    assert exercises.check_masked_grad(nb03.my_grad) is True
+    assert exercises.check_masked_grad(lambda x, y, m: 2 * (x - y) / x.size) is False
