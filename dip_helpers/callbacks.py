@@ -216,14 +216,15 @@ def in_notebook() -> bool:
 
 
 class LiveView(keras.callbacks.Callback):
-    """Every ``every`` steps: in a notebook, redraw the output and the PSNR curves in place;
-    elsewhere (or with ``text_only``), print one progress line."""
+    """Every ``every`` steps: in a notebook, redraw the output and the PSNR curves in place (or, with
+    ``text_only``, one progress line updated in place); elsewhere, print a progress line."""
 
     def __init__(self, every: int = 100, total: int | None = None, average: OutputAverage | None = None,
                  text_only: bool = False):
         super().__init__()
         self.every, self.total, self.average = every, total, average
-        self.text_only = text_only or not in_notebook()
+        self.notebook = in_notebook()
+        self.text_only = text_only or not self.notebook
         self.curves: dict[str, list] = {}
         self.handle, self._step, self._t0, self._t0_step = None, 0, None, 0
 
@@ -243,10 +244,17 @@ class LiveView(keras.callbacks.Callback):
         parts = [f"step {self._step}" + (f"/{self.total}" if self.total else "")]
         parts += [f"{k} {v[-1]:.2f}" for k, v in self.curves.items()] + [f"{ms:.0f} ms/step"]
         line = " | ".join(parts)
-        if self.text_only:
-            print(line, flush=True)
-        else:
+        if not self.text_only:
             self._redraw(line)
+        elif self.notebook:  # one line, rewritten in place
+            from IPython.display import display
+
+            if self.handle is None:
+                self.handle = display({"text/plain": line}, raw=True, display_id=True)
+            else:
+                self.handle.update({"text/plain": line}, raw=True)
+        else:
+            print(line, flush=True)
 
     def _redraw(self, line):
         import matplotlib.pyplot as plt

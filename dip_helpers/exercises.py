@@ -146,3 +146,64 @@ def check_masked_grad(my_grad) -> bool | None:
     ok = np.shape(got) == want.shape and np.allclose(got, want, atol=1e-6)
     return _verdict(ok, "Right: the gradient is 2 m^2 (x - y) / N, exactly 0 wherever m = 0.",
                     "Not quite. Differentiate mean((m x - m y)^2) pixel by pixel; N counts every value of x.")
+
+
+FIGURE2_ORDER = ["image", "image + noise", "shuffled pixels", "white noise"]
+
+
+def check_steps_to_reach(my_steps_to_reach) -> bool | None:
+    """Check ``my_steps_to_reach(losses, level)``: first step (counted from 1) with loss <= level, else None."""
+    cases = [([0.5, 0.3, 0.1, 0.05], 0.1, 3), ([0.5, 0.4], 0.1, None), ([0.01, 0.5], 0.1, 1), ([0.3, 0.2, 0.2], 0.2, 2)]
+    try:
+        results = [my_steps_to_reach(np.array(losses), level) for losses, level, _ in cases]
+    except NotImplementedError:
+        results = ["todo"]
+    if results == ["todo"] or all(r == "todo" for r in results):
+        print("⏳ my_steps_to_reach is not filled in yet.")
+        return None
+    for (losses, level, want), got in zip(cases, results):
+        if got != want:
+            return _verdict(False, "", f"for losses {losses} and level {level} you gave {got}, expected {want} "
+                            "(steps count from 1; None when the level is never reached).")
+    return _verdict(True, "my_steps_to_reach is right on every case.", "")
+
+
+def check_figure2_order(answer) -> bool | None:
+    """Check the order in which the four targets of the paper's Figure 2 are fitted, fastest first."""
+    if not _attempted(answer, "the order"):
+        return None
+    return _verdict(list(answer) == FIGURE2_ORDER, "Right: structure first, noise last.",
+                    f"Not quite. Look at the curves again: which target reaches a low loss first? (options: {FIGURE2_ORDER})")
+
+
+def check_ema(my_ema) -> bool | None:
+    """Check ``my_ema(frames, decay)``: the moving average the course uses, started at the first frame."""
+    frames = [np.full((2, 2, 1), v, np.float32) for v in (1.0, 3.0, 5.0, 4.0)]
+    try:
+        got = my_ema(frames, 0.5)
+    except NotImplementedError:
+        got = None
+    if not _attempted(got, "my_ema"):
+        return None
+    want = frames[0]
+    for f in frames[1:]:
+        want = 0.5 * want + 0.5 * f
+    return _verdict(np.allclose(got, want), f"Right: {float(want.ravel()[0]):.3f} for every pixel.",
+                    f"Not quite: expected {float(want.ravel()[0]):.3f}. avg = decay * avg + (1 - decay) * frame, "
+                    "starting from the first frame.")
+
+
+def check_window_variance(my_variance) -> bool | None:
+    """Check ``my_variance(frames)``: ES-WMV's statistic, the per-pixel variance over frames, averaged over pixels."""
+    rng = np.random.default_rng(8)
+    frames = [rng.random((3, 4, 2)) for _ in range(5)]
+    try:
+        got = my_variance(frames)
+    except NotImplementedError:
+        got = None
+    if not _attempted(got, "my_variance"):
+        return None
+    want = float(np.mean(np.var(np.stack(frames), axis=0)))
+    return _verdict(math.isclose(float(got), want, rel_tol=1e-6), f"Right: {want:.5f}.",
+                    f"{float(got):.5f} is not it ({want:.5f} expected): variance over the frames for each pixel "
+                    "(divide by the number of frames), then the mean over pixels.")

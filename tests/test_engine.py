@@ -295,6 +295,11 @@ def test_live_view_redraws_in_place_in_a_kernel(tmp_path):
     assert len(figures) == 1  # one figure, updated in place (nbclient applies the updates to it)
     assert not any(o.output_type == "stream" and "step" in o.get("text", "") for o in outputs)
 
+    quiet = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(nb.cells[0].source.replace("live=2", "verbose=True"))])
+    NotebookClient(quiet, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    lines = [o for o in quiet.cells[0].outputs if "step" in o.get("data", {}).get("text/plain", "")]
+    assert len(lines) == 1 and lines[0].data["text/plain"].startswith("step 6/6")  # one line, updated
+
 
 def test_result_save_load_round_trip(tiny_run, tmp_path):
     res = tiny_run[0]

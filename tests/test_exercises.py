@@ -53,3 +53,16 @@ def test_tv_and_masked_gradient_checks():
     assert exercises.check_tv(lambda x: nb03.my_tv(x) * 2) is False
     assert exercises.check_masked_grad(nb03.my_grad) is True
     assert exercises.check_masked_grad(lambda x, y, m: 2 * (x - y) / x.size) is False
+
+
+def test_figure2_and_denoising_checks():
+    from dip_helpers.solutions import nb04, nb05
+
+    assert exercises.check_steps_to_reach(nb04.my_steps_to_reach) is True
+    assert exercises.check_steps_to_reach(lambda l, v: int(np.argmax(l <= v))) is False  # 0-based, no None
+    assert exercises.check_figure2_order(nb04.ORDER) is True
+    assert exercises.check_figure2_order(nb04.ORDER[::-1]) is False
+    assert exercises.check_ema(nb05.my_ema) is True
+    assert exercises.check_ema(lambda f, d: np.mean(f, axis=0)) is False
+    assert exercises.check_window_variance(nb05.my_variance) is True
+    assert exercises.check_window_variance(lambda f: float(np.var(np.stack(f)))) is False
