@@ -73,6 +73,20 @@ class OutputAverage(keras.callbacks.Callback):
         return None if self.avg is None else np.asarray(self.avg[0])
 
 
+class BestOutput(keras.callbacks.Callback):
+    """Keeps the output of the step where the log ``monitor`` (default: PSNR to the ground truth) was highest."""
+
+    def __init__(self, monitor: str = "psnr_truth"):
+        super().__init__()
+        self.monitor, self.best, self.step, self.image, self._step = monitor, -np.inf, None, None, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step += 1
+        value = (logs or {}).get(self.monitor)
+        if value is not None and float(value) > self.best:
+            self.best, self.step, self.image = float(value), self._step, np.asarray(self.model.last_output[0])
+
+
 class Snapshots(keras.callbacks.Callback):
     """Outputs at step 1, every ``every`` steps and at the last step: ``images[step] = (H, W, C) array``."""
 
@@ -238,6 +252,13 @@ class LiveView(keras.callbacks.Callback):
                 self.curves.setdefault(k, []).append(float(v))
         if self._step % self.every and self._step != self.total:
             return
+        self._report()
+
+    def on_train_end(self, logs=None):
+        if self._step and self._step != self._t0_step:  # stopped early: show where
+            self._report()
+
+    def _report(self):
         now = time.perf_counter()
         ms = 1000 * (now - self._t0) / (self._step - self._t0_step)  # over the last interval only
         self._t0, self._t0_step = now, self._step

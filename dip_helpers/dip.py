@@ -148,6 +148,8 @@ class DIPResult:
     seconds: float
     config: dict
     notes: list = dataclasses.field(default_factory=list)
+    best_step: int | None = None
+    best_output: np.ndarray | None = None
 
     def summary(self) -> dict:
         """Headline numbers: last / average / peak PSNR to the truth (if known), ES step, seconds."""
@@ -166,11 +168,14 @@ class DIPResult:
         """Write the result to one ``.npz`` file."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        empty = np.zeros(0)
         arrays = {"output": self.output, "average": self.average,
-                  "es_output": self.es_output if self.es_output is not None else np.zeros(0)}
+                  "es_output": self.es_output if self.es_output is not None else empty,
+                  "best_output": self.best_output if self.best_output is not None else empty}
         arrays.update({f"history_{k}": np.asarray(v) for k, v in self.history.items()})
         arrays.update({f"snapshot_{k}": v for k, v in self.snapshots.items()})
-        meta = {"es_step": self.es_step, "seconds": self.seconds, "config": self.config, "notes": self.notes}
+        meta = {"es_step": self.es_step, "seconds": self.seconds, "config": self.config, "notes": self.notes,
+                "best_step": self.best_step}
         tmp = path.with_suffix(".tmp.npz")
         np.savez_compressed(tmp, meta=np.array(json.dumps(meta)), **arrays)
         tmp.replace(path)
@@ -181,12 +186,13 @@ class DIPResult:
         """Read a result written by :meth:`save`."""
         with np.load(path) as f:
             meta = json.loads(str(f["meta"]))
-            es = f["es_output"]
+            es, best = f["es_output"], f["best_output"]
             return cls(output=f["output"], average=f["average"],
                        history={k[8:]: f[k] for k in f.files if k.startswith("history_")},
                        snapshots=dict(sorted((int(k[9:]), f[k]) for k in f.files if k.startswith("snapshot_"))),
                        es_step=meta["es_step"], es_output=es if es.size else None, seconds=meta["seconds"],
-                       config=meta["config"], notes=meta["notes"])
+                       config=meta["config"], notes=meta["notes"], best_step=meta["best_step"],
+                       best_output=best if best.size else None)
 
 
 def _cache_path(cache_dir, config: DIPConfig, measurement, operator, truth) -> Path:
@@ -246,7 +252,8 @@ def fit_dip(measurement, operator: Operator | None = None, config: DIPConfig | N
     es = cb.EarlyStoppingWMV(config.es_window, config.es_patience, stop=config.early_stop)
     snaps = cb.Snapshots(config.snapshot_every)
     guard = cb.DivergenceGuard()
-    cbs = [average, es, guard, snaps]
+    best = cb.BestOutput()
+    cbs = [average, es, guard, snaps, best]
     if log_dir:
         cbs.append(cb.TensorBoardLogger(log_dir))
     cbs.append(history)
@@ -260,7 +267,7 @@ def fit_dip(measurement, operator: Operator | None = None, config: DIPConfig | N
     seconds = time.perf_counter() - start
     result = DIPResult(output=np.asarray(model.last_output[0]), average=average.image(), history=history.as_arrays(),
                        snapshots=snaps.images, es_step=es.best_step, es_output=es.best_image, seconds=seconds,
-                       config=dataclasses.asdict(config), notes=guard.events)
+                       config=dataclasses.asdict(config), notes=guard.events, best_step=best.step, best_output=best.image)
     if cache is not None:
         result.save(cache)
     return result

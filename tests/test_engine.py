@@ -167,6 +167,8 @@ def test_fit_runs_any_size_and_logs_every_metric(tiny_run, noisy_pair):
     assert h["psnr_truth"][-1] == pytest.approx(dh.psnr(x, res.output), abs=0.05)
     assert sorted(res.snapshots) == [1, 3, 6, 9]
     assert np.allclose(res.snapshots[9], res.output)
+    assert res.best_step == int(np.argmax(h["psnr_truth"])) + 1
+    assert dh.psnr(x, res.best_output) == pytest.approx(h["psnr_truth"].max(), abs=0.05)
 
 
 def test_history_csv(tiny_run, tmp_path):
@@ -305,6 +307,7 @@ def test_result_save_load_round_trip(tiny_run, tmp_path):
     res = tiny_run[0]
     back = DIPResult.load(res.save(tmp_path / "r.npz"))
     assert np.array_equal(back.output, res.output) and sorted(back.snapshots) == sorted(res.snapshots)
+    assert back.best_step == res.best_step and np.array_equal(back.best_output, res.best_output)
     assert back.summary() == res.summary()
 
 
