@@ -57,3 +57,21 @@ def ssim(x, y, data_range: float = 1.0) -> float:
         smap = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
         scores.append(smap[5:-5, 5:-5].mean())
     return float(np.mean(scores))
+
+
+def rgb_to_y(image):
+    """Luma Y (ITU-R BT.601, as MATLAB's rgb2ycbcr) of an RGB image in [0, 1], on the [16/255, 235/255] scale."""
+    a = np.asarray(image, dtype=np.float64)
+    return (16.0 + 65.481 * a[..., 0] + 128.553 * a[..., 1] + 24.966 * a[..., 2]) / 255.0
+
+
+def psnr_y(x, y, crop: int = 4) -> float:
+    """PSNR on the Y channel with ``crop`` pixels cut from every border: how super-resolution papers report it."""
+    x, y = _check_pair(x, y)
+    if x.ndim == 3 and x.shape[-1] == 3:
+        x, y = rgb_to_y(x), rgb_to_y(y)
+    elif x.ndim == 3:
+        x, y = x[..., 0], y[..., 0]
+    if crop:
+        x, y = x[crop:-crop, crop:-crop], y[crop:-crop, crop:-crop]
+    return psnr(x, y)

@@ -53,3 +53,17 @@ def test_ssim_range_and_errors(pair):
     assert dh.ssim(x, y) < dh.ssim(x, dh.add_gaussian_noise(x, 5, seed=0)) < 1.0
     with pytest.raises(ValueError, match="11x11"):
         dh.ssim(np.zeros((8, 8)), np.zeros((8, 8)))
+
+
+def test_psnr_y_matches_skimage_ycbcr_and_crops():
+    from skimage.color import rgb2ycbcr
+
+    x = dh.load_image("coffee", size=48)
+    y = dh.add_gaussian_noise(x, 10, seed=3)
+    ref_x, ref_y = rgb2ycbcr(x)[..., 0] / 255, rgb2ycbcr(y)[..., 0] / 255
+    assert dh.metrics.rgb_to_y(x) == pytest.approx(ref_x, abs=1e-6)
+    want = peak_signal_noise_ratio(ref_x[4:-4, 4:-4], ref_y[4:-4, 4:-4], data_range=1.0)
+    assert dh.metrics.psnr_y(x, y) == pytest.approx(want, abs=1e-6)
+    border = x.copy()
+    border[:4] = 0  # damage only the border: the cropped PSNR does not see it
+    assert dh.metrics.psnr_y(x, border) == math.inf and dh.psnr(x, border) < 30
