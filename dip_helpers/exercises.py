@@ -207,3 +207,60 @@ def check_window_variance(my_variance) -> bool | None:
     return _verdict(math.isclose(float(got), want, rel_tol=1e-6), f"Right: {want:.5f}.",
                     f"{float(got):.5f} is not it ({want:.5f} expected): variance over the frames for each pixel "
                     "(divide by the number of frames), then the mean over pixels.")
+
+
+def check_rgb_to_y(my_rgb_to_y) -> bool | None:
+    """Compare ``my_rgb_to_y(image)`` with :func:`dip_helpers.metrics.rgb_to_y` on a random image."""
+    from .metrics import rgb_to_y
+
+    x = np.random.default_rng(9).random((5, 6, 3))
+    try:
+        got = my_rgb_to_y(x)
+    except NotImplementedError:
+        got = None
+    if not _attempted(got, "my_rgb_to_y"):
+        return None
+    ok = np.shape(got) == (5, 6) and np.allclose(got, rgb_to_y(x), atol=1e-6)
+    return _verdict(ok, "Right: Y = (16 + 65.481 R + 128.553 G + 24.966 B) / 255.",
+                    "Not quite: Y = (16 + 65.481 R + 128.553 G + 24.966 B) / 255 for R, G, B in [0, 1], one value per pixel.")
+
+
+def check_lr_shape(answer, shape, factor: int) -> bool | None:
+    """Check the size of an ``(H, W)`` image after downsampling by ``factor``."""
+    if not _attempted(answer, "the shape"):
+        return None
+    want = (shape[0] // factor, shape[1] // factor)
+    return _verdict(tuple(answer) == want, f"{want}: each side divided by {factor}.",
+                    f"{tuple(answer)} is not it: each side is divided by the factor.")
+
+
+def check_square_hole(my_square_hole) -> bool | None:
+    """Check ``my_square_hole(h, w, side)``: an (h, w, 1) mask of ones with a centred side x side square of zeros."""
+    try:
+        got = my_square_hole(10, 12, 4)
+    except NotImplementedError:
+        got = None
+    if not _attempted(got, "my_square_hole"):
+        return None
+    want = np.ones((10, 12, 1), np.float32)
+    want[3:7, 4:8] = 0
+    return _verdict(np.shape(got) == want.shape and np.array_equal(np.asarray(got), want),
+                    "Right: ones everywhere, a centred square of zeros.",
+                    "Not quite: shape (h, w, 1), 1 = known, the zeros centred: rows (h - side) // 2 onwards.")
+
+
+def check_missing_psnr(my_missing_psnr) -> bool | None:
+    """Check ``my_missing_psnr(x, y, mask)``: PSNR computed on the missing pixels (mask == 0) only."""
+    rng = np.random.default_rng(10)
+    x, y = rng.random((8, 9, 3)), rng.random((8, 9, 3))
+    m = (rng.random((8, 9, 1)) > 0.5).astype(np.float32)
+    try:
+        got = my_missing_psnr(x, y, m)
+    except NotImplementedError:
+        got = None
+    if not _attempted(got, "my_missing_psnr"):
+        return None
+    sel = np.broadcast_to(m == 0, x.shape)
+    want = psnr(x[sel], y[sel])
+    return _verdict(math.isclose(float(got), want, abs_tol=1e-6), f"Right: {want:.3f} dB on the missing pixels.",
+                    f"{float(got):.3f} dB is not it ({want:.3f} expected): keep only the values where the mask is 0.")

@@ -66,3 +66,21 @@ def test_figure2_and_denoising_checks():
     assert exercises.check_ema(lambda f, d: np.mean(f, axis=0)) is False
     assert exercises.check_window_variance(nb05.my_variance) is True
     assert exercises.check_window_variance(lambda f: float(np.var(np.stack(f)))) is False
+
+
+def test_super_resolution_checks():
+    from dip_helpers.solutions import nb07
+
+    assert exercises.check_rgb_to_y(nb07.my_rgb_to_y) is True
+    assert exercises.check_rgb_to_y(lambda x: x.mean(-1)) is False
+    assert exercises.check_lr_shape(nb07.LR_SHAPE, (512, 384), 8) is True
+    assert exercises.check_lr_shape((64, 64), (512, 384), 8) is False
+
+
+def test_inpainting_checks():
+    from dip_helpers.solutions import nb06
+
+    assert exercises.check_square_hole(nb06.my_square_hole) is True
+    assert exercises.check_square_hole(lambda h, w, s: np.ones((h, w, 1))) is False
+    assert exercises.check_missing_psnr(nb06.my_missing_psnr) is True
+    assert exercises.check_missing_psnr(lambda x, y, m: exercises.psnr(x, y)) is False

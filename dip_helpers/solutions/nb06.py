@@ -1,0 +1,19 @@
+"""Solutions for notebook 06 (inpainting and restoration)."""
+
+import numpy as np
+
+from dip_helpers.metrics import psnr
+
+
+def my_square_hole(h, w, side):
+    """Mask of ones with a centred square of zeros."""
+    m = np.ones((h, w, 1), np.float32)
+    top, left = (h - side) // 2, (w - side) // 2
+    m[top : top + side, left : left + side] = 0
+    return m
+
+
+def my_missing_psnr(x, y, mask):
+    """PSNR on the pixels the mask hides."""
+    hidden = np.broadcast_to(np.asarray(mask) == 0, np.shape(x))
+    return psnr(np.asarray(x)[hidden], np.asarray(y)[hidden])
