@@ -14,6 +14,14 @@ def _verdict(ok: bool, good: str, bad: str) -> bool:
     return ok
 
 
+def _call(fn, *args):
+    """The student's function applied to ``args``; None when it raises NotImplementedError."""
+    try:
+        return fn(*args)
+    except NotImplementedError:
+        return None
+
+
 def _attempted(value, name: str) -> bool:
     if value is None:
         print(f"⏳ {name} is not filled in yet.")
@@ -26,10 +34,7 @@ def check_psnr(my_psnr) -> bool | None:
     rng = np.random.default_rng(7)
     x = rng.random((16, 16, 3)).astype(np.float32)
     y = np.clip(x + 0.1 * rng.standard_normal(x.shape), 0, 1).astype(np.float32)
-    try:
-        got = my_psnr(x, y)
-    except NotImplementedError:
-        got = None
+    got = _call(my_psnr, x, y)
     if not _attempted(got, "my_psnr"):
         return None
     want = psnr(x, y)
@@ -61,10 +66,7 @@ def check_conv2d(my_conv2d) -> bool | None:
     cases = [((7, 9), (3, 3), 0, 1), ((8, 8), (2, 3), 1, 1), ((9, 11), (3, 3), 1, 2), ((10, 7), (5, 5), 2, 3)]
     for shape, kshape, pad, stride in cases:
         image, kernel = rng.standard_normal(shape), rng.standard_normal(kshape)
-        try:
-            got = my_conv2d(image, kernel, pad, stride)
-        except NotImplementedError:
-            got = None
+        got = _call(my_conv2d, image, kernel, pad, stride)
         if not _attempted(got, "my_conv2d"):
             return None
         padded = np.pad(image, pad)[None, :, :, None]
@@ -114,10 +116,7 @@ def check_tv(my_tv) -> bool | None:
     from .priors import total_variation
 
     x = np.random.default_rng(5).random((9, 12, 3)).astype(np.float32)
-    try:
-        got = my_tv(x)
-    except NotImplementedError:
-        got = None
+    got = _call(my_tv, x)
     if not _attempted(got, "my_tv"):
         return None
     want = float(total_variation(tf.constant(x[None])))
@@ -133,10 +132,7 @@ def check_masked_grad(my_grad) -> bool | None:
     rng = np.random.default_rng(6)
     x, y = rng.random((6, 7, 3)).astype(np.float32), rng.random((6, 7, 3)).astype(np.float32)
     m = (rng.random((6, 7, 1)) > 0.5).astype(np.float32)
-    try:
-        got = my_grad(x, y, m)
-    except NotImplementedError:
-        got = None
+    got = _call(my_grad, x, y, m)
     if not _attempted(got, "my_grad"):
         return None
     xv = tf.Variable(x)
@@ -179,10 +175,7 @@ def check_figure2_order(answer) -> bool | None:
 def check_ema(my_ema) -> bool | None:
     """Check ``my_ema(frames, decay)``: the moving average the course uses, started at the first frame."""
     frames = [np.full((2, 2, 1), v, np.float32) for v in (1.0, 3.0, 5.0, 4.0)]
-    try:
-        got = my_ema(frames, 0.5)
-    except NotImplementedError:
-        got = None
+    got = _call(my_ema, frames, 0.5)
     if not _attempted(got, "my_ema"):
         return None
     want = frames[0]
@@ -197,10 +190,7 @@ def check_window_variance(my_variance) -> bool | None:
     """Check ``my_variance(frames)``: ES-WMV's statistic, the per-pixel variance over frames, averaged over pixels."""
     rng = np.random.default_rng(8)
     frames = [rng.random((3, 4, 2)) for _ in range(5)]
-    try:
-        got = my_variance(frames)
-    except NotImplementedError:
-        got = None
+    got = _call(my_variance, frames)
     if not _attempted(got, "my_variance"):
         return None
     want = float(np.mean(np.var(np.stack(frames), axis=0)))
@@ -214,10 +204,7 @@ def check_rgb_to_y(my_rgb_to_y) -> bool | None:
     from .metrics import rgb_to_y
 
     x = np.random.default_rng(9).random((5, 6, 3))
-    try:
-        got = my_rgb_to_y(x)
-    except NotImplementedError:
-        got = None
+    got = _call(my_rgb_to_y, x)
     if not _attempted(got, "my_rgb_to_y"):
         return None
     ok = np.shape(got) == (5, 6) and np.allclose(got, rgb_to_y(x), atol=1e-6)
@@ -236,10 +223,7 @@ def check_lr_shape(answer, shape, factor: int) -> bool | None:
 
 def check_square_hole(my_square_hole) -> bool | None:
     """Check ``my_square_hole(h, w, side)``: an (h, w, 1) mask of ones with a centred side x side square of zeros."""
-    try:
-        got = my_square_hole(10, 12, 4)
-    except NotImplementedError:
-        got = None
+    got = _call(my_square_hole, 10, 12, 4)
     if not _attempted(got, "my_square_hole"):
         return None
     want = np.ones((10, 12, 1), np.float32)
@@ -254,10 +238,7 @@ def check_missing_psnr(my_missing_psnr) -> bool | None:
     rng = np.random.default_rng(10)
     x, y = rng.random((8, 9, 3)), rng.random((8, 9, 3))
     m = (rng.random((8, 9, 1)) > 0.5).astype(np.float32)
-    try:
-        got = my_missing_psnr(x, y, m)
-    except NotImplementedError:
-        got = None
+    got = _call(my_missing_psnr, x, y, m)
     if not _attempted(got, "my_missing_psnr"):
         return None
     sel = np.broadcast_to(m == 0, x.shape)
