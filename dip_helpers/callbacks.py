@@ -212,6 +212,8 @@ class TensorBoardLogger(keras.callbacks.Callback):
                 tf.summary.scalar(k, v)
             if self._step == 1 or self._step % self.image_every == 0:
                 tf.summary.image("output", tf.clip_by_value(self.model.last_output, 0, 1))
+                if self.average is not None and self.average.avg is not None:
+                    tf.summary.image("average", tf.clip_by_value(self.average.avg, 0, 1))
 
     def on_train_end(self, logs=None):
         if self.writer is not None:
@@ -233,10 +235,9 @@ class LiveView(keras.callbacks.Callback):
     """Every ``every`` steps: in a notebook, redraw the output and the PSNR curves in place (or, with
     ``text_only``, one progress line updated in place); elsewhere, print a progress line."""
 
-    def __init__(self, every: int = 100, total: int | None = None, average: OutputAverage | None = None,
-                 text_only: bool = False):
+    def __init__(self, every: int = 100, total: int | None = None, text_only: bool = False):
         super().__init__()
-        self.every, self.total, self.average = every, total, average
+        self.every, self.total = every, total
         self.notebook = in_notebook()
         self.text_only = text_only or not self.notebook
         self.curves: dict[str, list] = {}

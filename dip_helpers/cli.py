@@ -52,8 +52,6 @@ def _fail(message: str) -> int:
 
 
 def run_task(args) -> int:
-    import numpy as np
-
     from . import images, masks, operators, profiles
     from .callbacks import write_history_csv
     from .classical import upscale

@@ -255,11 +255,10 @@ def fit_dip(measurement, operator: Operator | None = None, config: DIPConfig | N
     best = cb.BestOutput()
     cbs = [average, es, guard, snaps, best]
     if log_dir:
-        cbs.append(cb.TensorBoardLogger(log_dir))
+        cbs.append(cb.TensorBoardLogger(log_dir, average=average))
     cbs.append(history)
     if live or verbose:
-        cbs.append(cb.LiveView(every=live or max(1, config.steps // 10), total=config.steps, average=average,
-                               text_only=not live))
+        cbs.append(cb.LiveView(every=live or max(1, config.steps // 10), total=config.steps, text_only=not live))
     cbs.extend(callbacks)
     start = time.perf_counter()
     model.fit(tf.data.Dataset.from_tensors(0.0).repeat(), steps_per_epoch=config.steps, epochs=1, verbose=0,

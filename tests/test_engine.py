@@ -184,7 +184,7 @@ def test_tensorboard_events_read_back(tiny_run):
     acc = EventAccumulator(str(logdir), size_guidance={"tensors": 0})
     acc.Reload()
     tags = acc.Tags()["tensors"]
-    assert {"loss", "psnr_truth", "output"} <= set(tags)
+    assert {"loss", "psnr_truth", "output", "average"} <= set(tags)
     losses = [tf.make_ndarray(e.tensor_proto).item() for e in acc.Tensors("loss")]
     assert len(losses) == 9
 
