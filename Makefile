@@ -8,6 +8,8 @@ BIN := $(VENV)/bin
 TF_EXTRA ?= $(if $(shell command -v nvidia-smi 2>/dev/null),tf-gpu,tf)
 # no browser to open on a headless machine: print the URL (with its token) instead
 NO_BROWSER := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
+# Jupyter refuses to run as root (containers, cloud machines) unless told it may
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)
 STAMP := $(VENV)/.installed-$(TF_EXTRA)
 
 .PHONY: lab test fmt install clean help
@@ -28,7 +30,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks --port=$(PORT) --ServerApp.ip=$(IP) $(NO_BROWSER)
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks --port=$(PORT) --ServerApp.ip=$(IP) $(NO_BROWSER) $(ALLOW_ROOT)
 
 test: $(STAMP)
 	DIP_PROFILE=ci MPLBACKEND=Agg $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env \

@@ -93,3 +93,4 @@ def test_make_lab_honours_port_and_headless():
     assert "--port=9123" in out and "jupyter lab" in out and "notebooks" in out
     if platform.system() == "Linux":
         assert "--no-browser" in out
+    assert ("--allow-root" in out) == (os.getuid() == 0)
