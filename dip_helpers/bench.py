@@ -91,6 +91,8 @@ def peak_memory_mb() -> float:
 
 def bench(size: int = 256, channels: int = 128, steps: int = 10, jit_compile: bool = False, precision: str = "float32") -> dict:
     """Measure the paper's denoising network (``channels`` at every scale) at ``size`` x ``size``."""
+    import tensorflow as tf
+
     from .dip import DIPConfig, build_dip
     from .skip import count_trainable
 
@@ -99,7 +101,7 @@ def bench(size: int = 256, channels: int = 128, steps: int = 10, jit_compile: bo
     model = build_dip(y, None, cfg)
     model.make_train_function()
     train = model.train_function
-    data = iter(__import__("tensorflow").data.Dataset.from_tensors(0.0).repeat())
+    data = iter(tf.data.Dataset.from_tensors(0.0).repeat())
     sec = _time(lambda: train(data)["loss"], steps)
     gflop = 3 * conv_flops(model.net, model.z.shape[1], model.z.shape[2]) / 1e9
     peak_conv = conv_throughput(size, channels, steps, {"mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}.get(precision, "float32"))

@@ -44,12 +44,9 @@ def biharmonic_inpaint(image, mask):
 
 def upscale(image, factor: int, method: str = "bicubic"):
     """Enlarge by ``factor`` with 'nearest', 'bilinear' or 'bicubic' interpolation (Pillow)."""
-    from PIL import Image
+    from .images import resample
 
-    modes = {"nearest": Image.NEAREST, "bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC}
-    if method not in modes:
-        raise ValueError(f"method must be one of {', '.join(modes)}, got {method!r}")
-    h, w, c = image.shape
-    planes = [np.asarray(Image.fromarray(np.asarray(image[..., i], np.float32), mode="F").resize((w * factor, h * factor), modes[method]))
-              for i in range(c)]
-    return np.clip(np.stack(planes, -1), 0, 1).astype(np.float32)
+    if method not in ("nearest", "bilinear", "bicubic"):
+        raise ValueError(f"method must be one of nearest, bilinear, bicubic, got {method!r}")
+    h, w = image.shape[:2]
+    return resample(image, (h * factor, w * factor), method)

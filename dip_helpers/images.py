@@ -150,21 +150,28 @@ def center_crop(image: np.ndarray, shape) -> np.ndarray:
     return image[top : top + h, left : left + w]
 
 
-def resize_image(image: np.ndarray, size) -> np.ndarray:
-    """Centre-crop to the aspect ratio of ``size`` then resize (Lanczos) to exactly ``size``."""
+def resample(image: np.ndarray, shape, method: str = "lanczos") -> np.ndarray:
+    """Resize every channel to ``shape = (H, W)`` with Pillow ('nearest', 'bilinear', 'bicubic' or 'lanczos')."""
     from PIL import Image
 
+    filters = {"nearest": Image.NEAREST, "bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC, "lanczos": Image.LANCZOS}
+    if method not in filters:
+        raise ValueError(f"method must be one of {', '.join(filters)}, got {method!r}")
+    h, w = _parse_size(shape)
+    planes = [np.asarray(Image.fromarray(np.asarray(image[..., c], np.float32), mode="F").resize((w, h), filters[method]))
+              for c in range(image.shape[-1])]
+    return np.clip(np.stack(planes, axis=-1), 0.0, 1.0).astype(np.float32)
+
+
+def resize_image(image: np.ndarray, size) -> np.ndarray:
+    """Centre-crop to the aspect ratio of ``size`` then resize (Lanczos) to exactly ``size``."""
     h, w = _parse_size(size)
     H, W = image.shape[:2]
     scale = min(H / h, W / w)
     image = center_crop(image, (max(1, round(h * scale)), max(1, round(w * scale))))
     if image.shape[:2] == (h, w):
         return image.astype(np.float32)
-    planes = [
-        np.asarray(Image.fromarray(image[..., c].astype(np.float32), mode="F").resize((w, h), Image.LANCZOS))
-        for c in range(image.shape[-1])
-    ]
-    return np.clip(np.stack(planes, axis=-1), 0.0, 1.0).astype(np.float32)
+    return resample(image, (h, w), "lanczos")
 
 
 def fit_to_multiple(image: np.ndarray, multiple: int, mode: str = "crop") -> np.ndarray:
