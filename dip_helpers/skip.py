@@ -3,7 +3,9 @@
 At each scale ``i`` the input goes two ways: a *skip* branch (a small 1x1
 convolution) and a *deeper* branch (a stride-2 convolution that halves the
 size, a second convolution, everything below, and a 2x upsampling). The two
-are concatenated, then mixed by a convolution (and optionally a 1x1 one).
+are concatenated, then mixed by a convolution (and optionally a 1x1 one); the
+concatenation and the convolution after it are computed as a sum of two
+convolutions (:func:`concat_conv`), the same function, faster on CPUs.
 Every convolution is followed by batch norm and LeakyReLU(0.2); a 1x1
 convolution and a sigmoid make the output image.
 
@@ -81,26 +83,60 @@ def _uniform_fan_in(fan_in: int):
     return keras.initializers.RandomUniform(-bound, bound)
 
 
+def conv(x, filters: int, size: int, stride: int = 1, pad: str = "reflection", downsample: str = "stride",
+         bias: bool = True, name: str = "conv", dtype=None, fan_in: int | None = None):
+    """Padding + convolution (+ average pooling when ``downsample='avg'`` and ``stride`` > 1).
+
+    Weights start uniform in +-1/sqrt(fan_in), fan_in = input channels x size^2 unless given.
+    """
+    cin = x.shape[-1]
+    conv_stride = stride if downsample == "stride" else 1
+    if size > 1 and pad == "reflection":
+        x = ReflectionPad((size - 1) // 2, name=f"{name}_pad", dtype=dtype)(x)
+    init = _uniform_fan_in(fan_in or cin * size * size)
+    x = layers.Conv2D(filters, size, strides=conv_stride, padding="valid" if pad == "reflection" else "same",
+                      use_bias=bias, kernel_initializer=init, bias_initializer=init, name=name, dtype=dtype)(x)
+    if stride > 1 and downsample == "avg":
+        x = layers.AveragePooling2D(stride, name=f"{name}_avg", dtype=dtype)(x)
+    return x
+
+
+def bn_act(x, bn: bool = True, act: bool = True, name: str = "conv", dtype=None):
+    """Batch norm (``name``_bn) and LeakyReLU 0.2 (``name``_act), each optional."""
+    if bn:
+        x = BatchNorm(name=f"{name}_bn")(x)
+    if act:
+        x = layers.LeakyReLU(negative_slope=0.2, name=f"{name}_act", dtype=dtype)(x)
+    return x
+
+
 def conv_block(x, filters: int, size: int, stride: int = 1, pad: str = "reflection", downsample: str = "stride",
                bias: bool = True, bn: bool = True, act: bool = True, name: str = "conv", dtype=None):
     """Convolution (+ batch norm + LeakyReLU 0.2). ``pad``: 'reflection' or 'zero'; ``downsample``: 'stride' or 'avg'.
 
     ``dtype``: a Keras dtype policy, e.g. ``"mixed_bfloat16"`` (None: float32).
     """
-    cin = x.shape[-1]
-    conv_stride = stride if downsample == "stride" else 1
-    if size > 1 and pad == "reflection":
-        x = ReflectionPad((size - 1) // 2, name=f"{name}_pad", dtype=dtype)(x)
-    init = _uniform_fan_in(cin * size * size)
-    x = layers.Conv2D(filters, size, strides=conv_stride, padding="valid" if pad == "reflection" else "same",
-                      use_bias=bias, kernel_initializer=init, bias_initializer=init, name=name, dtype=dtype)(x)
-    if stride > 1 and downsample == "avg":
-        x = layers.AveragePooling2D(stride, name=f"{name}_avg", dtype=dtype)(x)
-    if bn:
-        x = BatchNorm(name=f"{name}_bn")(x)
-    if act:
-        x = layers.LeakyReLU(negative_slope=0.2, name=f"{name}_act", dtype=dtype)(x)
-    return x
+    x = conv(x, filters, size, stride, pad, downsample, bias, name, dtype)
+    return bn_act(x, bn, act, name, dtype)
+
+
+def concat_conv(skip, deeper, filters: int, size: int, pad: str = "reflection", bias: bool = True, bn: bool = True,
+                name: str = "up", concat_name: str = "concat", dtype=None):
+    """``conv(batch_norm(concatenate([skip, deeper])))``, computed as the sum of two convolutions.
+
+    A convolution of a concatenation equals the sum of the convolutions of its parts, each
+    with its own slice of the kernel, and batch norm works channel by channel. So this is the
+    same function with the same parameters as the plain concatenation, but the large convolution
+    keeps a channel count such as 128 instead of 132, which CPU kernels run markedly faster
+    (about 20 ms of a 600 ms step at 256x256, measured).
+    """
+    fan_in = (skip.shape[-1] + deeper.shape[-1]) * size * size
+    parts = []
+    for x, suffix, with_bias in ((skip, "_skip", False), (deeper, "", bias)):
+        if bn:
+            x = BatchNorm(name=f"{concat_name}_bn{suffix}")(x)
+        parts.append(conv(x, filters, size, pad=pad, bias=with_bias, name=f"{name}{suffix}", dtype=dtype, fan_in=fan_in))
+    return layers.Add(name=f"{name}_sum", dtype=dtype)(parts)
 
 
 def _per_scale(value, n: int, what: str) -> list:
@@ -142,10 +178,11 @@ def skip_network(input_channels: int = 32, output_channels: int = 3, channels_do
         deeper = layers.UpSampling2D(2, interpolation=upsample, name=f"up{i}_resize", dtype=dtype)(deeper)
         if skip[i]:
             s = conv_block(x, skip[i], filter_skip_size, name=f"skip{i}", **common)
-            deeper = layers.Concatenate(name=f"concat{i}", dtype=dtype)([s, deeper])
-        if batch_norm:
-            deeper = BatchNorm(name=f"concat{i}_bn")(deeper)
-        y = conv_block(deeper, up[i], filter_size_up, name=f"up{i}_a", **common)
+            y = concat_conv(s, deeper, up[i], filter_size_up, pad, need_bias, batch_norm, f"up{i}_a", f"concat{i}", dtype)
+        else:
+            y = conv(bn_act(deeper, batch_norm, False, f"concat{i}"), up[i], filter_size_up, pad=pad, bias=need_bias,
+                     name=f"up{i}_a", dtype=dtype)
+        y = bn_act(y, batch_norm, True, f"up{i}_a", dtype)
         if need1x1_up:
             y = conv_block(y, up[i], 1, name=f"up{i}_b", **common)
         return y

@@ -43,6 +43,30 @@ def test_fused_batch_norm_matches_keras():
     assert len(ours.trainable_weights) == 2
 
 
+def test_concat_conv_equals_concatenate_batch_norm_conv():
+    """The split computation is the plain one: concatenate, batch norm, reflection pad, one convolution."""
+    import keras
+
+    from dip_helpers.skip import concat_conv
+
+    rng = np.random.default_rng(1)
+    s_in, d_in = keras.Input((None, None, 3)), keras.Input((None, None, 8))
+    split = keras.Model([s_in, d_in], concat_conv(s_in, d_in, 6, 3, name="m", concat_name="c"))
+    s, d = rng.normal(1, 2, (1, 9, 11, 3)).astype(np.float32), rng.normal(-1, 3, (1, 9, 11, 8)).astype(np.float32)
+    gamma, beta = rng.uniform(0.5, 2, 11).astype(np.float32), rng.normal(0, 1, 11).astype(np.float32)
+    kernel, bias = rng.normal(0, 0.1, (3, 3, 11, 6)).astype(np.float32), rng.normal(0, 1, 6).astype(np.float32)
+    split.get_layer("c_bn_skip").set_weights([gamma[:3], beta[:3], np.zeros(3), np.ones(3)])
+    split.get_layer("c_bn").set_weights([gamma[3:], beta[3:], np.zeros(8), np.ones(8)])
+    split.get_layer("m_skip").set_weights([kernel[:, :, :3]])
+    split.get_layer("m").set_weights([kernel[:, :, 3:], bias])
+    x = np.concatenate([s, d], axis=-1)
+    x = (x - x.mean(axis=(0, 1, 2))) / np.sqrt(x.var(axis=(0, 1, 2)) + 1e-5) * gamma + beta
+    x = np.pad(x, [(0, 0), (1, 1), (1, 1), (0, 0)], mode="reflect")
+    ref = tf.nn.conv2d(x, kernel, 1, "VALID") + bias
+    assert np.allclose(split([s, d], training=True), ref, atol=1e-4)
+    assert count_trainable(split) == 2 * 11 + 3 * 3 * 11 * 6 + 6  # as one concatenation would have
+
+
 def test_skip_network_knobs():
     base = skip_network(8, 1, (8, 8), (8, 8), (2, 2))
     no_skip = skip_network(8, 1, (8, 8), (8, 8), (0, 0))
@@ -140,6 +164,45 @@ def test_masked_pixels_carry_no_gradient():
 
 
 # --- the model and its callbacks --------------------------------------------------------------------------------
+
+def test_box_muller_noise_is_standard_normal():
+    from scipy import stats
+
+    from dip_helpers.dip import normal_noise
+
+    gen = tf.random.Generator.from_seed(3)
+    x = normal_noise(gen, (1, 501, 999, 2), 0.5).numpy()  # an odd count of values
+    assert x.shape == (1, 501, 999, 2) and np.isfinite(x).all()
+    flat = x.ravel().astype(np.float64) / 0.5
+    assert abs(flat.mean()) < 0.005 and abs(flat.std() - 1) < 0.005
+    assert stats.kstest(flat, "norm").pvalue > 1e-3 and abs(stats.kurtosis(flat)) < 0.02
+    assert not np.allclose(x, normal_noise(gen, (1, 501, 999, 2), 0.5).numpy())  # fresh noise each call
+
+
+def test_fused_adam_matches_keras_adam():
+    import keras
+
+    from dip_helpers.dip import FusedAdam
+
+    z = np.random.default_rng(0).random((1, 16, 16, 8)).astype(np.float32)
+    runs = []
+    for make in (lambda: keras.optimizers.Adam(0.01), lambda: FusedAdam(0.01)):
+        keras.utils.set_random_seed(0)
+        net, opt = skip_network(8, 3, (8, 8), (8, 8), (2, 2)), make()
+        start = [v.numpy() for v in net.trainable_variables]
+        for _ in range(6):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(tf.square(net(z, training=True) - 0.5))
+            opt.apply(tape.gradient(loss, net.trainable_variables), net.trainable_variables)
+        # biases followed by batch norm get only rounding noise as gradient (batch norm removes them), which
+        # Adam turns into small random steps: compare the kernels and the output instead
+        kernels = [(v.numpy(), s) for v, s in zip(net.trainable_variables, start) if v.path.endswith("kernel")]
+        runs.append((kernels, net(z, training=True).numpy()))
+    (k_keras, out_keras), (k_fused, out_fused) = runs
+    assert min(np.abs(k - s).max() for k, s in k_keras) > 0.01  # every kernel moved
+    assert all(np.allclose(a, b, atol=1e-5) for (a, _), (b, _) in zip(k_keras, k_fused))
+    assert np.allclose(out_keras, out_fused, atol=1e-5)
+
 
 @pytest.fixture(scope="module")
 def noisy_pair():
