@@ -8,6 +8,10 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the notebooks
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+from .quiet_import import install as _quiet_tensorflow_import  # noqa: E402
+
+_quiet_tensorflow_import()  # TensorFlow's C++ start-up lines ignore TF_CPP_MIN_LOG_LEVEL: filter them
+
 from . import exercises  # noqa: E402
 from .images import (  # noqa: E402
     add_gaussian_noise,

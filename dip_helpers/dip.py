@@ -116,8 +116,10 @@ class DIP(keras.Model):
         with tf.GradientTape() as tape:
             out = self(z, training=True)
             loss = tf.reduce_mean(tf.square(self.operator(out) - self.y))
-        variables = self.net.trainable_variables
-        self.optimizer.apply(tape.gradient(loss, variables), variables)
+        # biases followed by batch norm get no gradient (see skip.ConvBeforeNorm): leave them out
+        pairs = [(g, v) for g, v in zip(tape.gradient(loss, self.net.trainable_variables), self.net.trainable_variables)
+                 if g is not None]
+        self.optimizer.apply([g for g, _ in pairs], [v for _, v in pairs])
         self.last_output.assign(out)
         logs = {"loss": loss, "psnr_measured": psnr_tf(self.operator(out), self.y)}
         if self.truth is not None:

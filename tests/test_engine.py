@@ -67,6 +67,24 @@ def test_concat_conv_equals_concatenate_batch_norm_conv():
     assert count_trainable(split) == 2 * 11 + 3 * 3 * 11 * 6 + 6  # as one concatenation would have
 
 
+def test_biases_before_batch_norm_cannot_change_the_output_and_get_no_gradient():
+    net = skip_network(8, 3, (8, 8), (8, 8), (2, 2))
+    z = np.random.default_rng(0).random((1, 16, 16, 8)).astype(np.float32)
+    with tf.GradientTape() as tape:
+        out = net(z, training=True)
+        loss = tf.reduce_mean(tf.square(out - 0.5))
+    grads = dict(zip([v.path for v in net.trainable_variables], tape.gradient(loss, net.trainable_variables)))
+    before_norm = [v for v in net.trainable_variables if v.path.endswith("bias") and not v.path.startswith("to_image")]
+    assert len(before_norm) == 10 and all(grads[v.path] is None for v in before_norm)
+    assert grads["to_image/bias"] is not None and all(g is not None for p, g in grads.items() if not p.endswith("bias"))
+    for v in before_norm:  # shifting them by a lot leaves the output as it was: batch norm removes them
+        v.assign(v + 3.0)
+    assert np.allclose(net(z, training=True), out, atol=1e-5)
+    bias = net.get_layer("to_image").bias
+    bias.assign(bias + 0.5)  # the last bias does matter
+    assert not np.allclose(net(z, training=True), out, atol=1e-3)
+
+
 def test_skip_network_knobs():
     base = skip_network(8, 1, (8, 8), (8, 8), (2, 2))
     no_skip = skip_network(8, 1, (8, 8), (8, 8), (0, 0))
@@ -193,9 +211,9 @@ def test_fused_adam_matches_keras_adam():
         for _ in range(6):
             with tf.GradientTape() as tape:
                 loss = tf.reduce_mean(tf.square(net(z, training=True) - 0.5))
-            opt.apply(tape.gradient(loss, net.trainable_variables), net.trainable_variables)
-        # biases followed by batch norm get only rounding noise as gradient (batch norm removes them), which
-        # Adam turns into small random steps: compare the kernels and the output instead
+            pairs = [(g, v) for g, v in zip(tape.gradient(loss, net.trainable_variables), net.trainable_variables)
+                     if g is not None]
+            opt.apply(*zip(*pairs))
         kernels = [(v.numpy(), s) for v, s in zip(net.trainable_variables, start) if v.path.endswith("kernel")]
         runs.append((kernels, net(z, training=True).numpy()))
     (k_keras, out_keras), (k_fused, out_fused) = runs

@@ -94,3 +94,22 @@ def test_make_lab_honours_port_and_headless():
     if platform.system() == "Linux":
         assert "--no-browser" in out
     assert ("--allow-root" in out) == (os.getuid() == 0)
+
+
+def test_tensorflow_start_up_lines_stay_out_and_other_stderr_gets_through():
+    import sys
+
+    code = "import os, dip_helpers, tensorflow as tf; tf.constant(1) + 1; os.write(2, b'after the import\\n')"
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "oneDNN custom operations" not in r.stderr and "InitializeLog" not in r.stderr
+    assert "after the import" in r.stderr
+
+
+def test_stderr_filter_passes_on_every_other_line(capfd):
+    from dip_helpers.quiet_import import stderr_without
+
+    with stderr_without(("drop me",)):
+        os.write(2, b"drop me, a start-up line\nkeep me: a real error\n")
+    assert capfd.readouterr().err == "keep me: a real error\n"

@@ -1,0 +1,95 @@
+"""The original design of DIP denoising, in PyTorch: a yardstick for measuring the course's engine.
+
+Not part of the course and never imported by it; it needs ``pip install torch numpy pillow``.
+It rebuilds, from the paper's description and its code's documented settings, the skip network
+(5 scales, 128 channels, 4 skip channels, reflection padding, bilinear upsampling, stride-2
+downsampling, batch norm in training mode, LeakyReLU 0.2, sigmoid), the input
+z ~ U(0, 0.1) with 32 channels, fresh input noise of std ``--reg-noise`` at every step, Adam at
+``--lr`` on the mean squared error, and the 0.99 moving average of outputs.
+
+    python benchmarks/torch_reference.py NOISY.npy CLEAN.npy --steps 1500 --seed 0
+
+Both arrays are (H, W, 3) float32 in [0, 1]. Prints one JSON line: the peak PSNR, its step, the
+last PSNR and the moving average's last PSNR (against CLEAN), and seconds per step.
+``benchmarks/compare_quality.py`` runs this and the course's engine on the same data.
+"""
+
+import argparse
+import json
+import math
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def block(cin, cout, k, stride=1, bn=True, act=True):
+    layers = [nn.ReflectionPad2d((k - 1) // 2)] if k > 1 else []
+    layers.append(nn.Conv2d(cin, cout, k, stride))
+    if bn:
+        layers.append(nn.BatchNorm2d(cout))
+    if act:
+        layers.append(nn.LeakyReLU(0.2))
+    return layers
+
+
+class Level(nn.Module):
+    """One scale: a 4-channel 1x1 skip branch and a deeper branch (down, next scale, up), joined."""
+
+    def __init__(self, cin, depth, ch=128, skip=4):
+        super().__init__()
+        self.skip = nn.Sequential(*block(cin, skip, 1))
+        deeper = block(cin, ch, 3, stride=2) + block(ch, ch, 3)
+        if depth > 1:
+            deeper.append(Level(ch, depth - 1, ch, skip))
+        deeper.append(nn.Upsample(scale_factor=2, mode="bilinear"))
+        self.deeper = nn.Sequential(*deeper)
+        self.join = nn.Sequential(nn.BatchNorm2d(skip + ch), *block(skip + ch, ch, 3), *block(ch, ch, 1))
+
+    def forward(self, x):
+        return self.join(torch.cat([self.skip(x), self.deeper(x)], 1))
+
+
+def skip_net(cin=32, cout=3, scales=5):
+    return nn.Sequential(Level(cin, scales), *block(128, cout, 1, bn=False, act=False), nn.Sigmoid())
+
+
+def psnr(a, b):
+    return 10 * math.log10(1 / max(float(((a - b) ** 2).mean()), 1e-12))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("noisy"), p.add_argument("clean")
+    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--lr", type=float, default=0.01)
+    p.add_argument("--reg-noise", type=float, default=1 / 30)
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args()
+    torch.manual_seed(a.seed)
+    y = torch.from_numpy(np.load(a.noisy)).permute(2, 0, 1)[None].float()
+    clean = np.load(a.clean)
+    net = skip_net()
+    assert sum(q.numel() for q in net.parameters()) == 2_217_831
+    z = torch.rand(1, 32, *y.shape[2:]) * 0.1
+    opt = torch.optim.Adam(net.parameters(), lr=a.lr)
+    avg, curve = None, []
+    start = time.perf_counter()
+    for _ in range(a.steps):
+        opt.zero_grad()
+        out = net(z + a.reg_noise * torch.randn_like(z))
+        loss = ((out - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+        o = out.detach()[0].permute(1, 2, 0).numpy()
+        avg = o if avg is None else 0.99 * avg + 0.01 * o
+        curve.append(psnr(o, clean))
+    sec = (time.perf_counter() - start) / a.steps
+    print(json.dumps({"psnr_peak": round(max(curve), 2), "peak_step": int(np.argmax(curve)) + 1,
+                      "psnr_last": round(curve[-1], 2), "psnr_ema_last": round(psnr(avg, clean), 2),
+                      "s_per_step": round(sec, 3), "seed": a.seed, "torch": torch.__version__}))
+
+
+if __name__ == "__main__":
+    main()
