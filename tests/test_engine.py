@@ -427,6 +427,23 @@ def test_cli_bad_arguments_leave_nothing(tmp_path):
     assert done.returncode == 2 and "--overwrite" in done.stderr and (tmp_path / "full" / "keep.txt").exists()
 
 
+def test_conv_flops_counted_by_hand():
+    from dip_helpers.bench import conv_flops
+
+    net, size, forward, first = skip_network(), 256, 0.0, 0.0
+    for i in range(5):
+        r, cin = size // 2**i, 32 if i == 0 else 128
+        level = [2 * (r // 2) ** 2 * 128 * cin * 9, 2 * (r // 2) ** 2 * 128 * 128 * 9,  # down_a, down_b
+                 2 * r * r * 4 * cin,  # skip 1x1
+                 2 * r * r * 128 * (4 + 128) * 9, 2 * r * r * 128 * 128]  # up_a (over the concatenation), up_b 1x1
+        forward += sum(level)
+        first += level[0] + level[2] if i == 0 else 0  # they read z: no gradient to their input
+    forward += 2 * size * size * 3 * 128  # to_image
+    assert conv_flops(net, size, size) == pytest.approx(forward, rel=1e-12)
+    assert conv_flops(net, size, size, training=True) == pytest.approx(3 * forward - first, rel=1e-12)
+    assert 115.0e9 < conv_flops(net, size, size, training=True) < 115.1e9
+
+
 def test_bench_json_line():
     done = _cli("bench", "--size", "32", "--channels", "8", "--steps", "1", "--json")
     assert done.returncode == 0, done.stderr
