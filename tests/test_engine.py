@@ -85,6 +85,22 @@ def test_biases_before_batch_norm_cannot_change_the_output_and_get_no_gradient()
     assert not np.allclose(net(z, training=True), out, atol=1e-3)
 
 
+@pytest.mark.parametrize("p", [1, 2])
+def test_reflect_pad_matches_mirror_pad_forward_and_backward(p):
+    from dip_helpers.skip import reflect_pad
+
+    x = tf.constant(np.random.default_rng(p).normal(size=(2, 7, 9, 3)).astype(np.float32))
+    w = tf.constant(np.random.default_rng(5).normal(size=(2, 7 + 2 * p, 9 + 2 * p, 3)).astype(np.float32))
+    assert np.array_equal(reflect_pad(x, p), np.pad(x.numpy(), [(0, 0), (p, p), (p, p), (0, 0)], mode="reflect"))
+    grads = []
+    for pad in (lambda t: reflect_pad(t, p), lambda t: tf.pad(t, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT")):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(pad(x) * w)
+        grads.append(tape.gradient(loss, x).numpy())
+    assert np.allclose(*grads, atol=1e-6)
+
+
 def test_skip_network_knobs():
     base = skip_network(8, 1, (8, 8), (8, 8), (2, 2))
     no_skip = skip_network(8, 1, (8, 8), (8, 8), (0, 0))
