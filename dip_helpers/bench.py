@@ -20,9 +20,11 @@ import numpy as np
 
 def _reads_network_input(layer, model) -> bool:
     """Whether ``layer`` reads the model's input (directly or through a padding layer): no input gradient then."""
+    from .skip import ReflectionPad
+
     src = layer.input
     op = getattr(getattr(src, "_keras_history", None), "operation", None)
-    if op is not None and type(op).__name__ == "ReflectionPad":
+    if isinstance(op, ReflectionPad):
         src = op.input
     return src is model.inputs[0]
 
@@ -81,12 +83,6 @@ def conv_step(size: int, channels: int, dtype: str = "float32"):
         return tf.cast(tf.reduce_sum(gx) + tf.reduce_sum(gw), tf.float32)
 
     return step, 3 * 2.0 * size * size * channels * channels * 9
-
-
-def conv_throughput(size: int, channels: int, steps: int = 10, dtype: str = "float32") -> float:
-    """GFLOP/s of :func:`conv_step`."""
-    step, flops = conv_step(size, channels, dtype)
-    return flops / float(np.median(_time_rounds([step], steps)[0])) / 1e9
 
 
 def device_name() -> str:

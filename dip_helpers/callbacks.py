@@ -282,20 +282,14 @@ class LiveView(keras.callbacks.Callback):
         import matplotlib.pyplot as plt
         from IPython.display import Image, display
 
+        from .plotting import draw_image, plot_psnr_curves
         from .widgets import figure_png
 
         fig, (ax_img, ax_curve) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [1, 1.4]})
-        img = np.clip(np.asarray(self.model.last_output[0]), 0, 1)
-        ax_img.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray" if img.shape[-1] == 1 else None, vmin=0, vmax=1)
-        ax_img.set_title(f"output at step {self._step}")
-        ax_img.axis("off")
-        for k, v in self.curves.items():
-            ax_curve.plot(np.arange(1, len(v) + 1), v, label=k)
-        ax_curve.set_xlabel("step")
-        ax_curve.set_ylabel("PSNR (dB)")
+        draw_image(ax_img, self.model.last_output[0], f"output at step {self._step}")
+        plot_psnr_curves(ax_curve, self.curves)
         ax_curve.set_xlim(1, self.total or self._step)
         ax_curve.legend(loc="lower right")
-        ax_curve.grid(alpha=0.3)
         fig.suptitle(line, fontsize=9)
         fig.tight_layout()
         picture = Image(figure_png(fig))  # a PNG whatever the matplotlib backend; closes the figure

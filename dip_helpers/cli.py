@@ -129,17 +129,13 @@ def _plot_curves(result, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
+
+    from .plotting import plot_psnr_curves
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    for k, v in result.history.items():
-        if k.startswith("psnr"):
-            ax.plot(np.arange(1, len(v) + 1), v, label=k)
+    plot_psnr_curves(ax, result.history)
     if result.es_step:
         ax.axvline(result.es_step, color="k", ls="--", lw=1, label=f"ES-WMV pick (step {result.es_step})")
-    ax.set_xlabel("step")
-    ax.set_ylabel("PSNR (dB)")
-    ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)

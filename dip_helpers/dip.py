@@ -113,15 +113,16 @@ class DIP(keras.Model):
         z = self.z
         if self.reg_noise_std > 0:
             z = z + normal_noise(self.noise_gen, z.shape, self.reg_noise_std)
+        variables = self.net.trainable_variables
         with tf.GradientTape() as tape:
             out = self(z, training=True)
-            loss = tf.reduce_mean(tf.square(self.operator(out) - self.y))
+            measured = self.operator(out)
+            loss = tf.reduce_mean(tf.square(measured - self.y))
         # biases followed by batch norm get no gradient (see skip.ConvBeforeNorm): leave them out
-        pairs = [(g, v) for g, v in zip(tape.gradient(loss, self.net.trainable_variables), self.net.trainable_variables)
-                 if g is not None]
-        self.optimizer.apply([g for g, _ in pairs], [v for _, v in pairs])
+        grads, variables = zip(*[(g, v) for g, v in zip(tape.gradient(loss, variables), variables) if g is not None])
+        self.optimizer.apply(grads, variables)
         self.last_output.assign(out)
-        logs = {"loss": loss, "psnr_measured": psnr_tf(self.operator(out), self.y)}
+        logs = {"loss": loss, "psnr_measured": psnr_tf(measured, self.y)}
         if self.truth is not None:
             logs["psnr_truth"] = psnr_tf(out, self.truth)
         return logs

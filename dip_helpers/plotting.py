@@ -1,4 +1,4 @@
-"""Figures: a row of images, the noise model at a glance."""
+"""Figures: a row of images, PSNR curves, the noise model at a glance."""
 
 from __future__ import annotations
 
@@ -19,13 +19,29 @@ def show_images(images, titles=None, ncols: int | None = None, size: float = 3.2
     for ax in axes.flat:
         ax.axis("off")
     for ax, image, title in zip(axes.flat, images, titles):
-        a = np.asarray(image)
-        if a.ndim == 3 and a.shape[-1] == 1:
-            a = a[..., 0]
-        ax.imshow(np.clip(a, 0, 1), cmap="gray" if a.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
-        ax.set_title(title, fontsize=10)
+        draw_image(ax, image, title)
     fig.tight_layout()
     return fig
+
+
+def draw_image(ax, image, title: str = "") -> None:
+    """Draw one image on ``ax`` (grey ones in grey, values clipped to [0, 1]), without axes."""
+    a = np.asarray(image)
+    if a.ndim == 3 and a.shape[-1] == 1:
+        a = a[..., 0]
+    ax.imshow(np.clip(a, 0, 1), cmap="gray" if a.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
+    ax.set_title(title, fontsize=10)
+    ax.axis("off")
+
+
+def plot_psnr_curves(ax, curves: dict) -> None:
+    """Plot every ``psnr*`` entry of ``{name: per-step values}`` against the step (counted from 1)."""
+    for k, v in curves.items():
+        if k.startswith("psnr"):
+            ax.plot(np.arange(1, len(v) + 1), v, label=k)
+    ax.set_xlabel("step")
+    ax.set_ylabel("PSNR (dB)")
+    ax.grid(alpha=0.3)
 
 
 def plot_noisy(image, sigma: float = 25, seed: int = 0):
