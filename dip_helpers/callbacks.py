@@ -158,9 +158,10 @@ class EarlyStoppingWMV(keras.callbacks.Callback):
 
 class DivergenceGuard(keras.callbacks.Callback):
     """Undo a blow-up: a NaN/inf loss, or ``psnr_measured`` falling ``drop_db`` below its best of the
-    last ``memory`` steps, restores the weights saved at the last good checkpoint, and says so.
+    last ``memory`` steps, restores the weights and the optimiser's state saved at the last good
+    checkpoint, and says so.
 
-    Weights are saved every ``every`` steps while the run is healthy. Each event is printed and
+    Checkpoints are taken every ``every`` steps while the run is healthy. Each event is printed and
     kept in ``events``.
     """
 
@@ -179,7 +180,7 @@ class DivergenceGuard(keras.callbacks.Callback):
         if not bad and self.recent and psnr < max(self.recent) - self.drop_db:
             bad, reason = True, f"PSNR to the measurement fell from {max(self.recent):.2f} to {psnr:.2f} dB"
         if bad and self.saved is not None:
-            self.model.net.set_weights(self.saved)
+            self._restore()
             msg = f"step {self._step}: {reason}; restored the weights of step {self.saved_step}"
             self.events.append(msg)
             print("⚠ DivergenceGuard:", msg)
@@ -191,7 +192,21 @@ class DivergenceGuard(keras.callbacks.Callback):
             return
         self.recent.append(psnr)
         if self._step % self.every == 1 or self.every == 1:
-            self.saved, self.saved_step = self.model.net.get_weights(), self._step
+            self.saved, self.saved_step = self._checkpoint(), self._step
+
+    def _optimizer_variables(self) -> list:
+        optimizer = getattr(self.model, "optimizer", None)
+        return list(optimizer.variables) if optimizer is not None else []
+
+    def _checkpoint(self):
+        """The network's weights and the optimiser's state (Adam's moments would carry a NaN on otherwise)."""
+        return self.model.net.get_weights(), [np.array(v) for v in self._optimizer_variables()]
+
+    def _restore(self):
+        weights, optimizer_state = self.saved
+        self.model.net.set_weights(weights)
+        for v, value in zip(self._optimizer_variables(), optimizer_state):
+            v.assign(value)
 
 
 class TensorBoardLogger(keras.callbacks.Callback):

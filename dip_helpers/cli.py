@@ -46,6 +46,11 @@ def add_run_arguments(sub) -> None:
             p.add_argument("--real", action="store_true", help="IMAGE is low resolution with no original: just upscale it")
 
 
+def _given(value, default):
+    """The option's value when it was given (0 included), else the default."""
+    return default if value is None else value
+
+
 def _fail(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
     return 2
@@ -65,9 +70,10 @@ def run_task(args) -> int:
         profile = args.profile or profiles.get_profile().name
         size, steps, channels = DEFAULTS[profile]
         size = args.size if args.size is not None else size
-        config = DIPConfig(steps=args.steps or steps, channels=args.channels or channels,
-                           lr=args.lr or TASK_DEFAULTS[args.command]["lr"],
-                           reg_noise_std=TASK_DEFAULTS[args.command]["reg_noise"] if args.reg_noise is None else args.reg_noise,
+        task = TASK_DEFAULTS[args.command]
+        # an option given as 0 is an error reported by validate(), never silently the default
+        config = DIPConfig(steps=_given(args.steps, steps), channels=_given(args.channels, channels),
+                           lr=_given(args.lr, task["lr"]), reg_noise_std=_given(args.reg_noise, task["reg_noise"]),
                            seed=args.seed, early_stop=args.early_stop, precision=args.precision).validate()
         if size < 0:
             raise ValueError("--size must be 0 (keep) or positive")

@@ -299,7 +299,7 @@ def fit_dip(measurement, operator: Operator | None = None, config: DIPConfig | N
     best = cb.BestOutput()
     cbs = [average, es, guard, snaps, best]
     if log_dir:
-        cbs.append(cb.TensorBoardLogger(log_dir, average=average))
+        cbs.append(cb.TensorBoardLogger(log_dir, image_every=config.snapshot_every, average=average))
     cbs.append(history)
     if live or verbose:
         cbs.append(cb.LiveView(every=live or max(1, config.steps // 10), total=config.steps, text_only=not live))

@@ -29,6 +29,14 @@ def _attempted(value, name: str) -> bool:
     return True
 
 
+def _one_number(value, name: str) -> float | None:
+    """``value`` as a float, or None after saying that one number was expected (e.g. one per channel was given)."""
+    if np.size(value) != 1:
+        print(f"❌ {name} should give one number, but gave shape {np.shape(value)}: average over every axis.")
+        return None
+    return float(np.asarray(value).ravel()[0])
+
+
 def check_psnr(my_psnr) -> bool | None:
     """Compare the student's ``my_psnr(x, y)`` with :func:`dip_helpers.psnr` on random images."""
     rng = np.random.default_rng(7)
@@ -37,6 +45,8 @@ def check_psnr(my_psnr) -> bool | None:
     got = _call(my_psnr, x, y)
     if not _attempted(got, "my_psnr"):
         return None
+    if (got := _one_number(got, "my_psnr")) is None:
+        return False
     want = psnr(x, y)
     return _verdict(
         math.isclose(float(got), want, abs_tol=1e-3),
@@ -119,6 +129,8 @@ def check_tv(my_tv) -> bool | None:
     got = _call(my_tv, x)
     if not _attempted(got, "my_tv"):
         return None
+    if (got := _one_number(got, "my_tv")) is None:
+        return False
     want = float(total_variation(tf.constant(x[None])))
     return _verdict(math.isclose(float(got), want, rel_tol=1e-4), f"my_tv agrees with the course's TV ({want:.5f}).",
                     f"my_tv gave {float(got):.5f}, expected {want:.5f}. Hint: differences to the right and below, "
@@ -175,12 +187,13 @@ def check_figure2_order(answer) -> bool | None:
 def check_ema(my_ema) -> bool | None:
     """Check ``my_ema(frames, decay)``: the moving average the course uses, started at the first frame."""
     frames = [np.full((2, 2, 1), v, np.float32) for v in (1.0, 3.0, 5.0, 4.0)]
-    got = _call(my_ema, frames, 0.5)
+    decay = 0.8  # not 0.5, where decay and 1 - decay are the same number
+    got = _call(my_ema, frames, decay)
     if not _attempted(got, "my_ema"):
         return None
     want = frames[0]
     for f in frames[1:]:
-        want = 0.5 * want + 0.5 * f
+        want = decay * want + (1 - decay) * f
     return _verdict(np.allclose(got, want), f"Right: {float(want.ravel()[0]):.3f} for every pixel.",
                     f"Not quite: expected {float(want.ravel()[0]):.3f}. avg = decay * avg + (1 - decay) * frame, "
                     "starting from the first frame.")
@@ -193,6 +206,8 @@ def check_window_variance(my_variance) -> bool | None:
     got = _call(my_variance, frames)
     if not _attempted(got, "my_variance"):
         return None
+    if (got := _one_number(got, "my_variance")) is None:
+        return False
     want = float(np.mean(np.var(np.stack(frames), axis=0)))
     return _verdict(math.isclose(float(got), want, rel_tol=1e-6), f"Right: {want:.5f}.",
                     f"{float(got):.5f} is not it ({want:.5f} expected): variance over the frames for each pixel "
@@ -241,6 +256,8 @@ def check_missing_psnr(my_missing_psnr) -> bool | None:
     got = _call(my_missing_psnr, x, y, m)
     if not _attempted(got, "my_missing_psnr"):
         return None
+    if (got := _one_number(got, "my_missing_psnr")) is None:
+        return False
     sel = np.broadcast_to(m == 0, x.shape)
     want = psnr(x[sel], y[sel])
     return _verdict(math.isclose(float(got), want, abs_tol=1e-6), f"Right: {want:.3f} dB on the missing pixels.",

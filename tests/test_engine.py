@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -169,6 +170,33 @@ def test_downsampler_matches_a_direct_2d_convolution():
     assert np.allclose(d.measure(x), ref, atol=1e-5)
 
 
+def test_lanczos2_taps_written_out():
+    """Lanczos-2 for factor 2: sinc(t) sinc(t/2) at t = -1.75, -1.25, -0.75, -0.25 (low-resolution pixels,
+    half a pixel off the centre) and their mirror images, normalised to sum 1.
+
+    Worked out with math.sin from the formula, not read from the code under test.
+    """
+    taps = np.array([-0.00886333, -0.04194003, 0.11650009, 0.43430327])
+    want = np.concatenate([taps, taps[::-1]])
+    assert np.allclose(lanczos_kernel(2, 2), want, atol=1e-7)
+    assert np.allclose(Downsampler(2).kernel, want, atol=1e-7)
+
+
+@pytest.mark.parametrize("kernel", ["lanczos2", "lanczos3", "gauss", "box"])
+@pytest.mark.parametrize("factor", [2, 4, 8])
+def test_downsampler_samples_the_centre_of_each_block(kernel, factor):
+    """A linear ramp comes out as the ramp at the block centres: low-res pixel i = f*i + (f - 1)/2."""
+    h, w = 16 * factor, 8 * factor
+    ramp = np.repeat(np.arange(h, dtype=np.float32)[:, None, None], w, axis=1)
+    low = Downsampler(factor, kernel).measure(ramp)[..., 0]
+    margin = {"lanczos2": 2, "lanczos3": 3, "gauss": 2, "box": 0}[kernel]  # pixels whose window reaches past the edge
+    inner = slice(margin, h // factor - margin)
+    i = np.arange(h // factor)[inner]
+    assert np.allclose(low[inner, :], (factor * i + (factor - 1) / 2)[:, None], atol=1e-3)
+    across = Downsampler(factor, kernel).measure(np.transpose(ramp, (1, 0, 2)))[..., 0]
+    assert np.allclose(across[:, inner], (factor * i + (factor - 1) / 2)[None, :], atol=1e-3)
+
+
 def test_operator_errors():
     with pytest.raises(ValueError, match="factor"):
         Downsampler(3)
@@ -275,15 +303,23 @@ def test_history_csv(tiny_run, tmp_path):
 
 
 def test_tensorboard_events_read_back(tiny_run):
-    _, logdir, _ = tiny_run
+    res, logdir, _ = tiny_run
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     acc = EventAccumulator(str(logdir), size_guidance={"tensors": 0})
     acc.Reload()
-    tags = acc.Tags()["tensors"]
-    assert {"loss", "psnr_truth", "output", "average"} <= set(tags)
-    losses = [tf.make_ndarray(e.tensor_proto).item() for e in acc.Tensors("loss")]
-    assert len(losses) == 9
+    assert {"loss", "psnr_truth", "output", "average"} <= set(acc.Tags()["tensors"])
+    for key in ("loss", "psnr_measured", "psnr_truth", "psnr_ema"):
+        events = acc.Tensors(key)
+        assert [e.step for e in events] == list(range(1, 10))
+        assert np.allclose([tf.make_ndarray(e.tensor_proto).item() for e in events], res.history[key], rtol=1e-6)
+    images = {e.step: e for e in acc.Tensors("output")}
+    assert sorted(images) == sorted(res.snapshots)  # an image every snapshot step
+    for step, event in images.items():
+        png = tf.make_ndarray(event.tensor_proto)[2]  # width, height, then the encoded image
+        logged = tf.io.decode_png(png).numpy() / 255.0
+        # TensorFlow quantises to floor(255.5 v): within 1.5/255 of the snapshot, no more
+        assert np.abs(logged - res.snapshots[step]).max() <= 1.5 / 255, step
 
 
 def test_same_seed_same_numbers(noisy_pair, tiny_run):
@@ -306,15 +342,50 @@ def test_cache_returns_the_saved_run(noisy_pair, tmp_path, capsys):
     assert forced.seconds != first.seconds
 
 
-def test_superres_and_inpainting_models_build(noisy_pair):
-    x, _ = noisy_pair
+def test_superres_and_inpainting_improve_on_their_input():
+    x = dh.load_image("astronaut", size=48)
+    cfg = DIPConfig(steps=200, channels=16, input_channels=8, skip_channels=4, scales=3, reg_noise_std=0.0,
+                    es_window=3, es_patience=4, snapshot_every=50)
+    d = Downsampler(2)
+    low = d.measure(x)
+    sr = fit_dip(low, d, cfg, truth=x, verbose=False)
+    assert sr.output.shape == x.shape
+    assert dh.psnr(low, d.measure(sr.output)) > 30  # consistent with the measurement
+    assert dh.psnr(x, sr.output) > dh.psnr(x, dh.classical.upscale(low, 2, "nearest")) + 1  # 21.4 against 19.1 dB
+    m = random_mask(x.shape, 0.5, seed=0)
+    holes = Mask(m).measure(x)
+    inp = fit_dip(holes, Mask(m), cfg, truth=x, verbose=False)
+    assert dh.psnr(x, inp.output) > dh.psnr(x, holes) + 10
+    missing = m[..., 0] == 0
+    assert dh.psnr(x[missing], inp.output[missing]) > dh.psnr(x[missing], holes[missing]) + 10  # the holes filled
+
+
+def test_build_dip_shape_errors(noisy_pair):
+    x, y = noisy_pair
     d = Downsampler(4)
-    m = build_dip(d.measure(x), d, DIPConfig(steps=1, **TINY), truth=x)
-    assert m.generate().shape == x.shape
+    assert build_dip(d.measure(x), d, DIPConfig(steps=1, **TINY), truth=x).generate().shape == x.shape
     with pytest.raises(ValueError, match="ground truth"):
         build_dip(d.measure(x), d, DIPConfig(**TINY), truth=x[:8])
-    with pytest.raises(ValueError, match="lr"):
-        DIPConfig(lr=5).validate()
+    with pytest.raises(ValueError, match=r"\(H, W, 1\) or \(H, W, 3\)"):
+        build_dip(y[..., :2], None, DIPConfig(**TINY))
+    with pytest.raises(ValueError, match=r"\(H, W, 1\) or \(H, W, 3\)"):
+        build_dip(y[..., 0], None, DIPConfig(**TINY))
+    with pytest.raises(ValueError, match="mask is"):
+        build_dip(y, Mask(np.ones((8, 8))), DIPConfig(**TINY))
+
+
+@pytest.mark.parametrize("field, value, words", [
+    ("steps", 0, "steps must be at least 1"), ("lr", 0, "lr must lie in"), ("lr", 1.5, "lr must lie in"),
+    ("reg_noise_std", -0.1, "reg_noise_std must lie in"), ("channels", 0, "channels must lie in"),
+    ("input_channels", 2000, "channels must lie in"), ("skip_channels", -1, "skip_channels must lie in"),
+    ("scales", 9, "scales must lie in"), ("ema", 1.0, "ema must lie in"), ("es_window", 1, "es_window must be"),
+    ("es_patience", 0, "es_patience >= 1"), ("snapshot_every", 0, "snapshot_every must be"),
+    ("precision", "float64", "precision must be"),
+])
+def test_every_config_check_has_its_message(field, value, words):
+    assert DIPConfig().validate() == DIPConfig()
+    with pytest.raises(ValueError, match=words):
+        DIPConfig(**{field: value}).validate()
 
 
 class _FakeModel:
@@ -344,14 +415,20 @@ def test_output_average_is_an_ema():
 
 
 def test_es_wmv_picks_the_calmest_window_and_stops():
-    seq = list(np.random.default_rng(0).normal(0, 1, 20)) + [0.1] * 6 + list(np.random.default_rng(1).normal(0, 1, 30))
+    # steps 21-25 are constant: exactly one window of 5 (ending at step 25) has zero variance
+    seq = list(np.random.default_rng(0).normal(0, 1, 20)) + [0.1] * 5 + list(np.random.default_rng(1).normal(0, 1, 40))
     es = cb.EarlyStoppingWMV(window=5, patience=25, stop=True)
-    logs = [{"psnr_truth": 30.0 - abs(i - 25)} for i in range(len(seq))]
+    logs = [{"psnr_truth": 30.0 - abs(i - 25)} for i in range(len(seq))]  # true peak: step 26
     ran = _drive(es, _FakeModel(), seq, logs)
-    assert es.best_step in (25, 26)  # a window made only of the constant run (variance 0)
-    assert ran == es.best_step + 25  # stopped `patience` steps after the last new minimum
+    assert es.best_step == 25
+    assert ran == 50  # stopped `patience` = 25 steps after the last new minimum
     assert np.allclose(es.best_image, 0.1)
-    assert es.gap_db == pytest.approx(30.0 - logs[es.best_step - 1]["psnr_truth"])  # true peak is at step 26
+    assert es.gap_db == pytest.approx(1.0)  # 30 dB at step 26 against 29 dB at step 25
+    assert np.isnan(es.variances[:4]).all() and es.variances[24] < 1e-12 < min(es.variances[4:24])
+
+
+def _weights_equal(a, b):
+    return all(np.array_equal(x, y) for x, y in zip(a, b))
 
 
 def test_divergence_guard_restores_and_says_so(capsys):
@@ -362,10 +439,59 @@ def test_divergence_guard_restores_and_says_so(capsys):
     guard.on_train_batch_end(0, {"loss": 0.1, "psnr_measured": 20.0})
     model.net.set_weights([w + 1 for w in good])  # the step that blows up
     guard.on_train_batch_end(1, {"loss": float("nan"), "psnr_measured": float("nan")})
-    assert all(np.array_equal(a, b) for a, b in zip(model.net.get_weights(), good))
-    guard.on_train_batch_end(2, {"loss": 0.5, "psnr_measured": 12.0})  # a 8 dB drop
-    assert len(guard.events) == 2 and "restored" in guard.events[1]
+    assert _weights_equal(model.net.get_weights(), good)
+    model.net.set_weights([w - 2 for w in good])  # a step that loses 8 dB
+    guard.on_train_batch_end(2, {"loss": 0.5, "psnr_measured": 12.0})
+    assert _weights_equal(model.net.get_weights(), good)  # restored again, not just reported
+    assert len(guard.events) == 2 and "restored the weights of step 1" in guard.events[1] and "12.00" in guard.events[1]
     assert "DivergenceGuard" in capsys.readouterr().out
+
+
+def test_divergence_guard_without_a_checkpoint_changes_nothing():
+    model = _FakeModel()
+    guard = cb.DivergenceGuard(every=1)
+    guard.set_model(model)
+    before = [w + 1 for w in model.net.get_weights()]
+    model.net.set_weights(before)
+    guard.on_train_batch_end(0, {"loss": float("inf"), "psnr_measured": 3.0})
+    assert guard.events == ["step 1: the loss is not finite, and no checkpoint exists yet"]
+    assert guard.saved is None and _weights_equal(model.net.get_weights(), before)
+
+
+def test_divergence_guard_saves_every_n_steps():
+    model, guard = _FakeModel(), cb.DivergenceGuard(every=3)
+    guard.set_model(model)
+    states = {}
+    for step in range(1, 7):  # checkpoints at steps 1 and 4
+        model.net.set_weights([np.full_like(w, step) for w in model.net.get_weights()])
+        states[step] = model.net.get_weights()
+        guard.on_train_batch_end(step - 1, {"loss": 0.1, "psnr_measured": 20.0})
+    assert guard.saved_step == 4
+    guard.on_train_batch_end(6, {"loss": float("nan"), "psnr_measured": 20.0})
+    assert _weights_equal(model.net.get_weights(), states[4]) and "step 4" in guard.events[-1]
+
+
+class _Poison(keras.callbacks.Callback):
+    """Writes NaN into the network's first kernel after step ``at``, as a blow-up would."""
+
+    def __init__(self, at):
+        super().__init__()
+        self.at, self.step = at, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        if self.step == self.at:
+            v = self.model.net.trainable_variables[0]
+            v.assign(np.full(v.shape, np.nan, np.float32))
+
+
+def test_divergence_guard_rescues_a_real_run(noisy_pair):
+    x, y = noisy_pair
+    res = fit_dip(y, None, DIPConfig(steps=12, **TINY), truth=x, callbacks=[_Poison(5)], verbose=False)
+    assert any("not finite" in n and "restored" in n for n in res.notes), res.notes
+    h = res.history["loss"]
+    assert not np.isfinite(h[5]) and np.isfinite(h[6:]).all()  # step 6 saw the NaN; the run goes on from step 7
+    assert np.isfinite(res.output).all()
 
 
 def test_live_view_prints_progress_outside_notebooks(capsys):
@@ -468,3 +594,125 @@ def test_bench_json_line():
         assert key in r
     assert r["params"] == count_trainable(skip_network(32, 3, (8,) * 5, (8,) * 5, (4,) * 5)) and r["ms_per_step"] > 0
     assert _cli("bench", "--size", "0").returncode == 2
+
+
+# --- result cache ---------------------------------------------------------------------------------------------
+
+def test_cache_hits_the_same_inputs_and_misses_any_change(noisy_pair, tmp_path, capsys):
+    x, y = noisy_pair
+    cfg = DIPConfig(steps=2, **TINY)
+    m = random_mask(x.shape, 0.5, seed=0)
+
+    def run(measurement=y, operator=None, config=cfg, truth=x):
+        fit_dip(measurement, operator, config, truth=truth, cache_dir=tmp_path, verbose=True)
+        said = capsys.readouterr().out
+        return "from the cache" in said, len(list(tmp_path.glob("*.npz")))
+
+    assert run() == (False, 1)
+    assert run() == (True, 1)  # same inputs: loaded
+    changes = [dict(config=DIPConfig(steps=2, lr=0.02, **TINY)), dict(config=DIPConfig(steps=2, seed=1, **TINY)),
+               dict(truth=np.clip(x + 0.01, 0, 1)), dict(measurement=Mask(m).measure(x), operator=Mask(m)),
+               dict(measurement=Mask(m).measure(x), operator=Mask(1 - m))]
+    for i, change in enumerate(changes):
+        assert run(**change) == (False, i + 2), change  # each change: a new run, a new file
+    small = Downsampler(2).measure(x)
+    assert run(small, Downsampler(2), truth=None) == (False, 7)
+    assert run(small, Downsampler(2, "box"), truth=None) == (False, 8)  # another kernel
+    assert run(small, Downsampler(4), truth=None) == (False, 9)  # the same measurement, another factor
+    assert run(small, Downsampler(2), truth=None) == (True, 9)
+
+
+# --- command line, in this process ----------------------------------------------------------------------------
+
+def _main(capsys, *args):
+    from dip_helpers.__main__ import main
+
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("option, value, words", [("--steps", "0", "steps must be at least 1"),
+                                                  ("--lr", "0", "lr must lie in"),
+                                                  ("--channels", "0", "channels must lie in")])
+def test_cli_zero_is_an_error_not_the_default(tmp_path, capsys, option, value, words):
+    code, _, err = _main(capsys, "denoise", "astronaut", "--profile", "ci", option, value, "--out", str(tmp_path / "r"))
+    assert code == 2 and words in err and not (tmp_path / "r").exists()
+
+
+def test_cli_inpaint_with_random_text_and_file_masks(tmp_path, capsys):
+    mask_file = tmp_path / "mask.png"
+    hole = np.ones((50, 70, 1), np.float32)
+    hole[10:30, 20:40] = 0
+    dh.save_image(hole, mask_file)
+    grey = tmp_path / "grey.png"  # no black pixel of its own: every black input pixel is a hole
+    dh.save_image(np.full((40, 40, 3), 0.6, np.float32), grey)
+    for name, mask in (("random", "random:0.3"), ("text", "text"), ("file", str(mask_file))):
+        out = tmp_path / name
+        code, said, err = _main(capsys, "inpaint", str(grey), "--profile", "ci", "--steps", "3", "--size", "32",
+                                "--mask", mask, "--out", str(out))
+        assert code == 0, err
+        summary = json.loads(said.strip().splitlines()[-1])
+        missing = (dh.load_image(out / "input.png") == 0).all(-1).mean()
+        if name == "random":
+            assert 0.2 < missing < 0.4
+        elif name == "file":  # the 50x70 file is centre-cropped to 50x50, as the image was, then resized
+            assert missing == pytest.approx(20 * 20 / (50 * 50), abs=0.02)
+        else:
+            assert 0.01 < missing < 0.5
+        assert summary["task"] == "inpaint" and summary["steps"] == 3 and (out / "result.png").is_file()
+
+
+def test_cli_superres_with_and_without_an_original(tmp_path, capsys):
+    code, said, err = _main(capsys, "superres", "camera", "--profile", "ci", "--steps", "3", "--size", "32",
+                            "--factor", "4", "--out", str(tmp_path / "sim"))
+    assert code == 0, err
+    s = json.loads(said.strip().splitlines()[-1])
+    assert s["psnr_input"] is not None and s["psnr_last"] is not None  # the original is known
+    assert dh.load_image(tmp_path / "sim" / "input.png").shape[:2] == (8, 8)
+    assert dh.load_image(tmp_path / "sim" / "result.png").shape[:2] == (32, 32)
+    code, said, err = _main(capsys, "superres", "camera", "--profile", "ci", "--steps", "3", "--size", "16",
+                            "--factor", "2", "--real", "--out", str(tmp_path / "real"))
+    assert code == 0, err
+    s = json.loads(said.strip().splitlines()[-1])
+    assert s["psnr_input"] is None and s["psnr_last"] is None  # no original: nothing to compare with
+    assert dh.load_image(tmp_path / "real" / "result.png").shape[:2] == (32, 32)  # the file itself is upscaled
+
+
+def test_cli_overwrite_replaces_the_folder(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    args = ("denoise", "camera", "--profile", "ci", "--steps", "2", "--size", "16", "--out", str(out))
+    code, _, err = _main(capsys, *args)
+    assert code == 2 and "--overwrite" in err and (out / "old.txt").exists()
+    code, _, err = _main(capsys, *args, "--overwrite")
+    assert code == 0, err
+    assert not (out / "old.txt").exists() and (out / "result.png").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no temporary folder left beside it
+
+
+def test_cli_failed_fit_leaves_no_temporary_folder(tmp_path, capsys, monkeypatch):
+    from dip_helpers import dip
+
+    def broken(*args, **kwargs):
+        (kwargs["log_dir"]).mkdir(parents=True)  # it had started writing
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(dip, "fit_dip", broken)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        _main(capsys, "denoise", "camera", "--profile", "ci", "--size", "16", "--out", str(tmp_path / "run"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_load_mask_at_another_size(tmp_path):
+    from dip_helpers.masks import load_mask
+
+    m = np.ones((40, 60, 1), np.float32)
+    m[:, :30] = 0  # left half missing
+    dh.save_image(m, tmp_path / "m.png")
+    same = load_mask(tmp_path / "m.png")
+    assert same.shape == (40, 60, 1) and np.array_equal(same, m)
+    small = load_mask(tmp_path / "m.png", (20, 24, 3))
+    assert small.shape == (20, 24, 1) and set(np.unique(small)) == {0.0, 1.0}
+    assert (small[:, :11] == 0).all() and (small[:, 13:] == 1).all()

@@ -84,3 +84,115 @@ def test_inpainting_checks():
     assert exercises.check_square_hole(lambda h, w, s: np.ones((h, w, 1))) is False
     assert exercises.check_missing_psnr(nb06.my_missing_psnr) is True
     assert exercises.check_missing_psnr(lambda x, y, m: exercises.psnr(x, y)) is False
+
+
+# --- near-misses a student makes, and the "not attempted" path of every checker ------------------------------------
+
+def _todo(*args):
+    raise NotImplementedError
+
+
+def test_psnr_near_misses():
+    assert exercises.check_psnr(lambda x, y: 10 * np.log10(255**2 / np.mean((x - y) ** 2))) is False  # 0-255 peak
+    assert exercises.check_psnr(lambda x, y: 10 * np.log10(1 / np.sqrt(np.mean((x - y) ** 2)))) is False  # RMSE
+    assert exercises.check_psnr(lambda x, y: 20 * np.log10(1 / np.mean((x - y) ** 2))) is False  # 20 instead of 10
+    assert exercises.check_psnr(_todo) is None
+
+
+def test_sigma_near_misses():
+    assert exercises.check_sigma_for_psnr(nb00.SIGMA_30DB / 255, 30) is False  # on the [0, 1] scale
+    assert exercises.check_sigma_for_psnr(255 * 10 ** (-30 / 10), 30) is False  # 10 log10 of an amplitude
+    assert exercises.check_sigma_for_psnr(nb00.SIGMA_30DB * 1.02, 30) is False
+
+
+def test_conv2d_near_misses():
+    from dip_helpers.solutions import nb01
+
+    assert exercises.check_conv2d(lambda x, k, p, s: nb01.my_conv2d(x, k, p, 1)) is False  # ignores the stride
+    assert exercises.check_conv2d(lambda x, k, p, s: nb01.my_conv2d(x, k, p, s)[:-1]) is False  # one row short
+    assert exercises.check_conv2d(_todo) is None
+
+
+def test_output_size_near_misses():
+    assert exercises.check_output_size((100 + 4 - 5) // 2, 100, 5, 2, 2) is False  # forgot the + 1
+    assert exercises.check_output_size((100 - 5) // 2 + 1, 100, 5, 2, 2) is False  # forgot the padding
+    assert exercises.check_output_size(None, 100, 5, 2, 2) is None
+
+
+def test_neuron_and_conv_param_near_misses():
+    kw = dict(x=[1.0, 3.0, 4.0], a=[-2, 1, -0.5])
+    assert exercises.check_neuron(0.0, a0=0.5, **kw) is True  # relu(-0.5) = 0
+    assert exercises.check_neuron(-0.5, a0=0.5, **kw) is False  # forgot the activation
+    assert exercises.check_neuron(-1.0, a0=0.5, **kw) is False  # forgot the bias a0 (and the activation)
+    assert exercises.check_neuron(None, a0=0.5, **kw) is None
+    assert exercises.check_conv_params(3 * 3 * 32 * 128 + 32, 3, 32, 128) is False  # one bias per input channel
+    assert exercises.check_conv_params(None, 3, 32, 128) is None
+
+
+def test_tv_and_masked_gradient_near_misses():
+    from dip_helpers.solutions import nb03
+
+    anisotropic = lambda x: float(np.mean(np.abs(x[:-1, 1:] - x[:-1, :-1]) + np.abs(x[1:, :-1] - x[:-1, :-1])))
+    squared = lambda x: float(np.mean((x[:-1, 1:] - x[:-1, :-1]) ** 2 + (x[1:, :-1] - x[:-1, :-1]) ** 2))
+    summed = lambda x: nb03.my_tv(x) * (x.shape[0] - 1) * (x.shape[1] - 1) * x.shape[2]
+    for wrong in (anisotropic, squared, summed):
+        assert exercises.check_tv(wrong) is False
+    assert exercises.check_tv(_todo) is None
+    assert exercises.check_masked_grad(lambda x, y, m: 2 * m * (x - y) / (m.sum() * x.shape[-1])) is False  # N = known
+    assert exercises.check_masked_grad(lambda x, y, m: m * (x - y) / x.size) is False  # forgot the 2
+    assert exercises.check_masked_grad(_todo) is None
+
+
+def test_figure2_and_denoising_near_misses():
+    from dip_helpers.solutions import nb04
+
+    def strict(losses, level):  # < instead of <=
+        hits = np.flatnonzero(np.asarray(losses) < level)
+        return int(hits[0]) + 1 if hits.size else None
+
+    assert exercises.check_steps_to_reach(strict) is False
+    assert exercises.check_steps_to_reach(lambda l, v: nb04.my_steps_to_reach(l, v) or 0) is False  # 0 for never
+    assert exercises.check_steps_to_reach(lambda l, v: (nb04.my_steps_to_reach(l, v) or 1) - 1) is False  # off by one
+    assert exercises.check_steps_to_reach(_todo) is None
+    assert exercises.check_figure2_order(None) is None
+    assert exercises.check_figure2_order(["image", "shuffled pixels", "image + noise", "white noise"]) is False
+
+    def swapped(frames, decay):  # decay on the new frame instead of the average
+        avg = frames[0]
+        for f in frames[1:]:
+            avg = (1 - decay) * avg + decay * f
+        return avg
+
+    def from_zero(frames, decay):
+        avg = np.zeros_like(frames[0])
+        for f in frames:
+            avg = decay * avg + (1 - decay) * f
+        return avg
+
+    assert exercises.check_ema(swapped) is False and exercises.check_ema(from_zero) is False
+    assert exercises.check_ema(_todo) is None
+    per_channel = lambda f: np.mean(np.var(np.stack(f), axis=0), axis=(0, 1))  # one value per channel
+    assert exercises.check_window_variance(per_channel) is False
+    assert exercises.check_window_variance(lambda f: float(np.mean(np.var(np.stack(f), axis=0, ddof=1)))) is False
+    assert exercises.check_window_variance(_todo) is None
+
+
+def test_super_resolution_near_misses():
+    from dip_helpers.solutions import nb07
+
+    assert exercises.check_rgb_to_y(lambda x: nb07.my_rgb_to_y(x) - 16 / 255) is False  # forgot the offset
+    assert exercises.check_rgb_to_y(lambda x: 0.299 * x[..., 0] + 0.587 * x[..., 1] + 0.114 * x[..., 2]) is False
+    assert exercises.check_rgb_to_y(_todo) is None
+    assert exercises.check_lr_shape((48, 64), (512, 384), 8) is False  # (W, H) instead of (H, W)
+    assert exercises.check_lr_shape(None, (512, 384), 8) is None
+
+
+def test_inpainting_near_misses():
+    from dip_helpers.solutions import nb06
+
+    assert exercises.check_square_hole(lambda h, w, s: np.roll(nb06.my_square_hole(h, w, s), 1, axis=0)) is False
+    assert exercises.check_square_hole(lambda h, w, s: 1 - nb06.my_square_hole(h, w, s)) is False  # 1 = missing
+    assert exercises.check_square_hole(lambda h, w, s: nb06.my_square_hole(h, w, s)[..., 0]) is False  # (h, w)
+    assert exercises.check_square_hole(_todo) is None
+    assert exercises.check_missing_psnr(lambda x, y, m: nb06.my_missing_psnr(x, y, 1 - m)) is False  # known pixels
+    assert exercises.check_missing_psnr(_todo) is None

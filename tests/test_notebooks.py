@@ -108,6 +108,24 @@ def test_fmt_check_command_passes():
     assert done.returncode == 0, done.stderr
 
 
+def test_fmt_check_exits_1_on_a_notebook_out_of_form(tmp_path, capsys):
+    from dip_helpers.__main__ import main
+
+    for p in NOTEBOOKS:  # all of them: each one's last cell links to the next
+        shutil.copy(p, tmp_path / p.name)
+    copy = tmp_path / NOTEBOOKS[0].name
+    before = copy.read_text()
+    assert main(["fmt", "--check", str(copy)]) == 0
+    nb = nbformat.read(copy, as_version=4)
+    code = next(c for c in nb.cells if c.cell_type == "code" and c.metadata.get("dip") is None)
+    code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="left behind")]
+    nbformat.write(nb, copy)
+    dirty = copy.read_text()
+    assert main(["fmt", "--check", str(copy)]) == 1
+    assert "not in canonical form" in capsys.readouterr().err and copy.read_text() == dirty  # --check changes nothing
+    assert main(["fmt", str(copy)]) == 0 and copy.read_text() == before
+
+
 def test_notebook_00_has_slider_and_plain_figure():
     src = "\n".join(c.source for c in nbformat.read(NOTEBOOKS[0], as_version=4).cells)
     assert "dh.noise_slider(" in src and "dh.plot_noisy(" in src and "NBVAL_CHECK_OUTPUT" in src
