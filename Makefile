@@ -12,11 +12,12 @@ NO_BROWSER := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell un
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)
 STAMP := $(VENV)/.installed-$(TF_EXTRA)
 
-.PHONY: lab test fmt install clean help
+.PHONY: lab test test-backends fmt install clean help
 
 help:
 	@echo "make lab   - install (first time) and open JupyterLab on notebooks/ (PORT=$(PORT))"
-	@echo "make test  - unit tests + every notebook under nbval in the ci profile"
+	@echo "make test  - unit tests + every notebook under nbval in the ci profile, then the engine on JAX"
+	@echo "make test-backends - the engine on TensorFlow, JAX and PyTorch (needs: pip install torch)"
 	@echo "make fmt   - put notebooks in canonical form, re-stamp buttons"
 
 $(STAMP): pyproject.toml
@@ -35,9 +36,18 @@ lab: $(STAMP)
 test: $(STAMP)
 	DIP_PROFILE=ci MPLBACKEND=Agg $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env \
 		--nbval-cell-timeout=900 --timeout=1800 -p no:cacheprovider -ra
+	KERAS_BACKEND=jax DIP_PROFILE=ci MPLBACKEND=Agg $(BIN)/python -m pytest tests/test_engine.py \
+		--timeout=1800 -p no:cacheprovider -ra
+
+# the engine's tests on PyTorch too, and the three backends compared (install torch in .venv first)
+test-backends: $(STAMP)
+	KERAS_BACKEND=torch DIP_PROFILE=ci MPLBACKEND=Agg $(BIN)/python -m pytest tests/test_engine.py \
+		--timeout=1800 -p no:cacheprovider -ra
+	DIP_TEST_BACKENDS="tensorflow jax torch" DIP_PROFILE=ci MPLBACKEND=Agg $(BIN)/python -m pytest \
+		tests/test_backends.py --timeout=1800 -p no:cacheprovider -ra
 
 fmt: $(STAMP)
-	$(BIN)/python -m dip_helpers fmt
+	$(BIN)/python -m course_tools fmt
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -33,12 +33,13 @@ from .widgets import choice_view, noise_slider, slider_view
 
 __version__ = "0.1.0"
 
-# The engine needs TensorFlow, which takes seconds to import: load it on first use.
+# The engine needs Keras and its backend, which take seconds to import: load them on first use.
 _LAZY = {
-    "skip_network": "skip", "count_trainable": "skip", "network_input": "dip", "DIP": "dip", "DIPConfig": "dip",
-    "DIPResult": "dip", "build_dip": "dip", "fit_dip": "dip", "Identity": "operators", "Mask": "operators",
-    "Downsampler": "operators", "random_mask": "masks", "text_mask": "masks", "load_mask": "masks",
-    "solve_map": "priors", "callbacks": None, "classical": None, "operators": None, "priors": None, "masks": None,
+    "skip_network": "engine", "count_trainable": "engine", "network_input": "engine", "DIP": "engine",
+    "DIPConfig": "engine", "DIPResult": "engine", "build_dip": "engine", "fit_dip": "engine", "Identity": "engine",
+    "Mask": "engine", "Downsampler": "engine", "callbacks": "engine", "operators": "engine",
+    "random_mask": "masks", "text_mask": "masks", "load_mask": "masks", "solve_map": "priors",
+    "engine": None, "classical": None, "priors": None, "masks": None,
 }
 
 

@@ -18,13 +18,23 @@ import time
 import numpy as np
 
 
+def _padding_classes() -> tuple:
+    import keras
+
+    from .engine.network import ReflectionPad
+
+    if keras.backend.backend() != "tensorflow":
+        return (ReflectionPad,)
+    from .engine import tf_fast
+
+    return (ReflectionPad, tf_fast.ReflectionPad)
+
+
 def _reads_network_input(layer, model) -> bool:
     """Whether ``layer`` reads the model's input (directly or through a padding layer): no input gradient then."""
-    from .skip import ReflectionPad
-
     src = layer.input
     op = getattr(getattr(src, "_keras_history", None), "operation", None)
-    if isinstance(op, ReflectionPad):
+    if isinstance(op, _padding_classes()):
         src = op.input
     return src is model.inputs[0]
 
@@ -46,6 +56,8 @@ def conv_flops(model, height: int, width: int, training: bool = False) -> float:
 
 
 def _finish(out) -> None:
+    if hasattr(out, "detach"):  # a PyTorch tensor, maybe on a GPU
+        out = out.detach().cpu()
     float(np.asarray(out, dtype=np.float32).ravel()[0])  # wait for the device
 
 
@@ -67,11 +79,45 @@ def _time_rounds(fns, steps: int, rounds: int = 5) -> list[list[float]]:
 
 
 def conv_step(size: int, channels: int, dtype: str = "float32"):
-    """A 3x3 ``channels``->``channels`` convolution at ``size`` with both gradients, and its FLOP count."""
+    """A 3x3 ``channels``->``channels`` convolution at ``size`` with both gradients, on the Keras backend, and its
+    FLOP count."""
+    import keras
+
+    backend = keras.backend.backend()
+    rng = np.random.default_rng(0)
+    x0 = rng.random((1, size, size, channels), np.float32)
+    w0 = rng.uniform(-0.05, 0.05, (3, 3, channels, channels)).astype(np.float32)
+    flop = 3 * 2.0 * size * size * channels * channels * 9
+    if backend == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        x, w = jnp.asarray(x0, dtype), jnp.asarray(w0, dtype)
+
+        def loss(x, w):
+            y = jax.lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+            return jnp.sum(jnp.square(y.astype(jnp.float32)))
+
+        grad = jax.jit(jax.grad(loss, argnums=(0, 1)))
+        return (lambda: sum(jnp.sum(g.astype(jnp.float32)) for g in grad(x, w))), flop
+    if backend == "torch":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        tdtype = getattr(torch, dtype)
+        x = torch.tensor(x0, device=device, dtype=tdtype).permute(0, 3, 1, 2).contiguous().requires_grad_()
+        w = torch.tensor(w0, device=device, dtype=tdtype).permute(3, 2, 0, 1).contiguous().requires_grad_()
+
+        def step():
+            x.grad = w.grad = None
+            y = torch.nn.functional.conv2d(x, w, padding=1)
+            (y.float() ** 2).sum().backward()
+            return (x.grad.float().sum() + w.grad.float().sum()).detach().cpu()
+
+        return step, flop
     import tensorflow as tf
 
-    x = tf.random.uniform((1, size, size, channels), dtype=dtype)
-    w = tf.Variable(tf.random.uniform((3, 3, channels, channels), -0.05, 0.05, dtype=dtype))
+    x, w = tf.constant(x0, dtype), tf.Variable(tf.constant(w0, dtype))
 
     @tf.function
     def step():
@@ -82,52 +128,95 @@ def conv_step(size: int, channels: int, dtype: str = "float32"):
         gx, gw = tape.gradient(loss, [x, w])
         return tf.cast(tf.reduce_sum(gx) + tf.reduce_sum(gw), tf.float32)
 
-    return step, 3 * 2.0 * size * size * channels * channels * 9
+    return step, flop
 
 
-def device_name() -> str:
-    import tensorflow as tf
+def _cpu_name() -> str:
+    import os
 
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        details = tf.config.experimental.get_device_details(gpus[0])
-        return f"GPU: {details.get('device_name', gpus[0].name)}"
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
             cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    import os
-
     return f"CPU: {cpu}, {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()} cores"
+
+
+def device_name() -> str:
+    """The device the Keras backend computes on: a GPU's name, else the CPU's."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        gpus = [d for d in jax.devices() if d.platform == "gpu"]
+        return f"GPU: {gpus[0].device_kind}" if gpus else _cpu_name()
+    if backend == "torch":
+        import torch
+
+        return f"GPU: {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else _cpu_name()
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        return f"GPU: {tf.config.experimental.get_device_details(gpus[0]).get('device_name', gpus[0].name)}"
+    return _cpu_name()
 
 
 def peak_memory_mb() -> float:
     """Peak memory: the GPU allocator's peak on a GPU, else the process's peak resident size."""
-    import tensorflow as tf
+    import keras
 
-    if tf.config.list_physical_devices("GPU"):
-        return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        gpus = [d for d in jax.devices() if d.platform == "gpu"]
+        if gpus:
+            return gpus[0].memory_stats().get("peak_bytes_in_use", 0) / 2**20
+    elif backend == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            return torch.cuda.max_memory_allocated() / 2**20
+    else:
+        import tensorflow as tf
+
+        if tf.config.list_physical_devices("GPU"):
+            return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if platform.system() == "Darwin" else peak / 1024
 
 
-def bench(size: int = 256, channels: int = 128, steps: int = 10, jit_compile: bool = False, precision: str = "float32") -> dict:
+def train_step_function(model):
+    """One training step of ``model`` as a function of no arguments that returns the loss."""
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        model.make_train_function()
+        data = iter(tf.data.Dataset.from_tensors(0.0).repeat())
+        return lambda: model.train_function(data)["loss"]
+    x = np.zeros((1, 1), np.float32)
+    return lambda: model.train_on_batch(x, return_dict=True)["loss"]
+
+
+def bench(size: int = 256, channels: int = 128, steps: int = 10, jit_compile: bool = False, precision: str = "float32",
+          fast: bool = True) -> dict:
     """Measure the paper's denoising network (``channels`` at every scale) at ``size`` x ``size``."""
-    import tensorflow as tf
+    import keras
 
-    from .dip import DIPConfig, build_dip
-    from .skip import count_trainable
+    from .engine import DIPConfig, build_dip, count_trainable
 
-    cfg = DIPConfig(steps=steps, channels=channels, jit_compile=jit_compile, precision=precision).validate()
+    cfg = DIPConfig(steps=steps, channels=channels, jit_compile=jit_compile, precision=precision, fast=fast).validate()
     y = np.random.default_rng(0).random((size, size, 3)).astype(np.float32)
     model = build_dip(y, None, cfg)
-    model.make_train_function()
-    train = model.train_function
-    data = iter(tf.data.Dataset.from_tensors(0.0).repeat())
+    train = train_step_function(model)
     conv, conv_flop = conv_step(size, channels, {"mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}.get(precision, "float32"))
-    step_times, conv_times = _time_rounds([lambda: train(data)["loss"], conv], steps)
+    step_times, conv_times = _time_rounds([train, conv], steps)
     gflop = conv_flops(model.net, model.z.shape[1], model.z.shape[2], training=True) / 1e9
     sec, peak_conv = float(np.median(step_times)), conv_flop / float(np.median(conv_times)) / 1e9
     ratio = float(np.median([gflop / s * c / conv_flop * 1e9 for s, c in zip(step_times, conv_times)]))
@@ -135,5 +224,6 @@ def bench(size: int = 256, channels: int = 128, steps: int = 10, jit_compile: bo
         "ms_per_step": round(1000 * sec, 2), "gflop_per_step": round(gflop, 2), "gflops": round(gflop / sec, 1),
         "conv_peak_gflops": round(peak_conv, 1), "efficiency": round(ratio, 3),
         "peak_rss_mb": round(peak_memory_mb(), 1), "params": count_trainable(model.net), "device": device_name(),
+        "backend": keras.backend.backend(), "fast": bool(fast and keras.backend.backend() == "tensorflow"),
         "size": size, "channels": channels, "steps": steps, "jit_compile": jit_compile, "precision": precision,
     }

@@ -57,10 +57,10 @@ def _fail(message: str) -> int:
 
 
 def run_task(args) -> int:
-    from . import images, masks, operators, profiles
-    from .callbacks import write_history_csv
+    from . import images, masks, profiles
     from .classical import upscale
-    from .dip import DIPConfig, fit_dip
+    from .engine import DIPConfig, fit_dip, operators
+    from .engine.callbacks import write_history_csv
     from .metrics import psnr
 
     out = Path(args.out)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from .operators import Identity, Operator
+from .engine.operators import Identity, Operator
 
 
 def _diffs(x):

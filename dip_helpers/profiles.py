@@ -56,8 +56,17 @@ def _ci_is_set() -> bool:
 
 
 def gpu_available() -> bool:
-    """True when TensorFlow can see at least one GPU."""
-    import tensorflow as tf  # imported here: profiles must load fast without it
+    """True when the Keras backend (``KERAS_BACKEND``: tensorflow, jax or torch) can see a GPU."""
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")  # imported below: profiles must load fast without them
+    if backend == "jax":
+        import jax
+
+        return any(d.platform == "gpu" for d in jax.devices())
+    if backend == "torch":
+        import torch
+
+        return bool(torch.cuda.is_available())
+    import tensorflow as tf
 
     return bool(tf.config.list_physical_devices("GPU"))
 

@@ -3,7 +3,7 @@
 import numpy as np
 
 from dip_helpers import exercises
-from dip_helpers.solutions import nb00
+from course_tools.solutions import nb00
 
 
 def test_psnr_check(capsys):
@@ -21,7 +21,7 @@ def test_sigma_check():
 
 
 def test_conv2d_check():
-    from dip_helpers.solutions import nb01
+    from course_tools.solutions import nb01
 
     assert exercises.check_conv2d(nb01.my_conv2d) is True
     flipped = lambda x, k, p, s: nb01.my_conv2d(x, k[::-1, ::-1], p, s)  # a true convolution: wrong here
@@ -31,14 +31,14 @@ def test_conv2d_check():
 
 
 def test_output_size_check():
-    from dip_helpers.solutions import nb01
+    from course_tools.solutions import nb01
 
     assert exercises.check_output_size(nb01.OUTPUT_SIZE, 100, 5, 2, 2) is True
     assert exercises.check_output_size(48, 100, 5, 2, 2) is False
 
 
 def test_neuron_and_conv_param_checks():
-    from dip_helpers.solutions import nb02
+    from course_tools.solutions import nb02
 
     assert exercises.check_neuron(nb02.NEURON, x=[1.0, 3.0, 4.0], a=[2, -1, 0.5], a0=0.5) is True
     assert exercises.check_neuron(2.0, x=[1.0, 3.0, 4.0], a=[2, -1, 0.5], a0=0.5) is False
@@ -47,7 +47,7 @@ def test_neuron_and_conv_param_checks():
 
 
 def test_tv_and_masked_gradient_checks():
-    from dip_helpers.solutions import nb03
+    from course_tools.solutions import nb03
 
     assert exercises.check_tv(nb03.my_tv) is True
     assert exercises.check_tv(lambda x: nb03.my_tv(x) * 2) is False
@@ -56,7 +56,7 @@ def test_tv_and_masked_gradient_checks():
 
 
 def test_figure2_and_denoising_checks():
-    from dip_helpers.solutions import nb04, nb05
+    from course_tools.solutions import nb04, nb05
 
     assert exercises.check_steps_to_reach(nb04.my_steps_to_reach) is True
     assert exercises.check_steps_to_reach(lambda l, v: int(np.argmax(l <= v))) is False  # 0-based, no None
@@ -69,7 +69,7 @@ def test_figure2_and_denoising_checks():
 
 
 def test_super_resolution_checks():
-    from dip_helpers.solutions import nb07
+    from course_tools.solutions import nb07
 
     assert exercises.check_rgb_to_y(nb07.my_rgb_to_y) is True
     assert exercises.check_rgb_to_y(lambda x: x.mean(-1)) is False
@@ -78,7 +78,7 @@ def test_super_resolution_checks():
 
 
 def test_inpainting_checks():
-    from dip_helpers.solutions import nb06
+    from course_tools.solutions import nb06
 
     assert exercises.check_square_hole(nb06.my_square_hole) is True
     assert exercises.check_square_hole(lambda h, w, s: np.ones((h, w, 1))) is False
@@ -106,7 +106,7 @@ def test_sigma_near_misses():
 
 
 def test_conv2d_near_misses():
-    from dip_helpers.solutions import nb01
+    from course_tools.solutions import nb01
 
     assert exercises.check_conv2d(lambda x, k, p, s: nb01.my_conv2d(x, k, p, 1)) is False  # ignores the stride
     assert exercises.check_conv2d(lambda x, k, p, s: nb01.my_conv2d(x, k, p, s)[:-1]) is False  # one row short
@@ -130,7 +130,7 @@ def test_neuron_and_conv_param_near_misses():
 
 
 def test_tv_and_masked_gradient_near_misses():
-    from dip_helpers.solutions import nb03
+    from course_tools.solutions import nb03
 
     anisotropic = lambda x: float(np.mean(np.abs(x[:-1, 1:] - x[:-1, :-1]) + np.abs(x[1:, :-1] - x[:-1, :-1])))
     squared = lambda x: float(np.mean((x[:-1, 1:] - x[:-1, :-1]) ** 2 + (x[1:, :-1] - x[:-1, :-1]) ** 2))
@@ -144,7 +144,7 @@ def test_tv_and_masked_gradient_near_misses():
 
 
 def test_figure2_and_denoising_near_misses():
-    from dip_helpers.solutions import nb04
+    from course_tools.solutions import nb04
 
     def strict(losses, level):  # < instead of <=
         hits = np.flatnonzero(np.asarray(losses) < level)
@@ -178,7 +178,7 @@ def test_figure2_and_denoising_near_misses():
 
 
 def test_super_resolution_near_misses():
-    from dip_helpers.solutions import nb07
+    from course_tools.solutions import nb07
 
     assert exercises.check_rgb_to_y(lambda x: nb07.my_rgb_to_y(x) - 16 / 255) is False  # forgot the offset
     assert exercises.check_rgb_to_y(lambda x: 0.299 * x[..., 0] + 0.587 * x[..., 1] + 0.114 * x[..., 2]) is False
@@ -188,7 +188,7 @@ def test_super_resolution_near_misses():
 
 
 def test_inpainting_near_misses():
-    from dip_helpers.solutions import nb06
+    from course_tools.solutions import nb06
 
     assert exercises.check_square_hole(lambda h, w, s: np.roll(nb06.my_square_hole(h, w, s), 1, axis=0)) is False
     assert exercises.check_square_hole(lambda h, w, s: 1 - nb06.my_square_hole(h, w, s)) is False  # 1 = missing

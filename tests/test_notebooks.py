@@ -8,7 +8,7 @@ import types
 import nbformat
 import pytest
 
-from dip_helpers import course, nbtools
+from course_tools import course, nbtools
 
 NOTEBOOKS = nbtools.notebook_paths()
 
@@ -104,12 +104,12 @@ def test_colab_bootstrap_installs_without_touching_tensorflow(monkeypatch):
 
 
 def test_fmt_check_command_passes():
-    done = subprocess.run([sys.executable, "-m", "dip_helpers", "fmt", "--check"], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "course_tools", "fmt", "--check"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
 
 def test_fmt_check_exits_1_on_a_notebook_out_of_form(tmp_path, capsys):
-    from dip_helpers.__main__ import main
+    from course_tools.__main__ import main
 
     for p in NOTEBOOKS:  # all of them: each one's last cell links to the next
         shutil.copy(p, tmp_path / p.name)

@@ -1,6 +1,7 @@
-"""Keras callbacks for DIP runs: each small, each usable with ``Model.fit``.
+"""Keras callbacks for DIP runs: each small, each usable with ``Model.fit`` on any backend.
 
-They read the model's latest output (``model.last_output``) and the per-step logs.
+They read the model's latest output (``model.current_output()``, a numpy array) and the
+per-step logs.
 Order matters where one adds a log the next reads: :class:`OutputAverage`
 adds ``psnr_ema``, so it goes before :class:`History` (``fit_dip`` does this).
 """
@@ -14,9 +15,9 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-from .dip import psnr_tf
+from ..metrics import psnr
+from .backends import sync_state
 
 
 def write_history_csv(history: dict, path) -> Path:
@@ -61,16 +62,14 @@ class OutputAverage(keras.callbacks.Callback):
         self.avg = None
 
     def on_train_batch_end(self, batch, logs=None):
-        out = self.model.last_output
-        if self.avg is None:
-            self.avg = tf.Variable(out, trainable=False)
-        else:
-            self.avg.assign(self.decay * self.avg + (1.0 - self.decay) * out)
-        if logs is not None and getattr(self.model, "truth", None) is not None:
-            logs["psnr_ema"] = psnr_tf(self.avg, self.model.truth)
+        out = self.model.current_output()
+        self.avg = out.copy() if self.avg is None else self.decay * self.avg + (1.0 - self.decay) * out
+        truth = getattr(self.model, "truth_image", None)
+        if logs is not None and truth is not None:
+            logs["psnr_ema"] = psnr(self.avg, truth)
 
     def image(self) -> np.ndarray | None:
-        return None if self.avg is None else np.asarray(self.avg[0])
+        return self.avg
 
 
 class BestOutput(keras.callbacks.Callback):
@@ -84,7 +83,7 @@ class BestOutput(keras.callbacks.Callback):
         self._step += 1
         value = (logs or {}).get(self.monitor)
         if value is not None and float(value) > self.best:
-            self.best, self.step, self.image = float(value), self._step, np.asarray(self.model.last_output[0])
+            self.best, self.step, self.image = float(value), self._step, self.model.current_output()
 
 
 class Snapshots(keras.callbacks.Callback):
@@ -97,11 +96,11 @@ class Snapshots(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         self._step += 1
         if self._step == 1 or self._step % self.every == 0:
-            self.images[self._step] = np.asarray(self.model.last_output[0])
+            self.images[self._step] = self.model.current_output()
 
     def on_train_end(self, logs=None):
         if self._step and self._step not in self.images:
-            self.images[self._step] = np.asarray(self.model.last_output[0])
+            self.images[self._step] = self.model.current_output()
 
 
 class EarlyStoppingWMV(keras.callbacks.Callback):
@@ -125,7 +124,7 @@ class EarlyStoppingWMV(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self._step += 1
-        x = np.asarray(self.model.last_output[0], np.float64)
+        x = np.asarray(self.model.current_output(), np.float64)
         if logs and "psnr_truth" in logs:
             self._truth_psnr.append(float(logs["psnr_truth"]))
         if self._sum is None:
@@ -158,10 +157,12 @@ class EarlyStoppingWMV(keras.callbacks.Callback):
 
 class DivergenceGuard(keras.callbacks.Callback):
     """Undo a blow-up: a NaN/inf loss, or ``psnr_measured`` falling ``drop_db`` below its best of the
-    last ``memory`` steps, restores the weights and the optimiser's state saved at the last good
-    checkpoint, and says so.
+    last ``memory`` steps, restores the weights and the optimiser state of the last good
+    checkpoint, halves the learning rate (the same state and rate would replay the same
+    blow-up), and says so.
 
-    Checkpoints are taken every ``every`` steps while the run is healthy. Each event is printed and
+    Checkpoints are taken every ``every`` steps while the run is healthy: the weights a step
+    starts from, kept once that step's PSNR shows they were good. Each event is printed and
     kept in ``events``.
     """
 
@@ -169,70 +170,81 @@ class DivergenceGuard(keras.callbacks.Callback):
         super().__init__()
         self.drop_db, self.every = drop_db, every
         self.recent = deque(maxlen=memory)
-        self.saved, self.saved_step, self.events, self._step = None, 0, [], 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self._step += 1
-        loss = float(logs.get("loss", np.nan)) if logs else np.nan
-        psnr = float(logs.get("psnr_measured", np.nan)) if logs else np.nan
-        bad = not np.isfinite(loss)
-        reason = "the loss is not finite"
-        if not bad and self.recent and psnr < max(self.recent) - self.drop_db:
-            bad, reason = True, f"PSNR to the measurement fell from {max(self.recent):.2f} to {psnr:.2f} dB"
-        if bad and self.saved is not None:
-            self._restore()
-            msg = f"step {self._step}: {reason}; restored the weights of step {self.saved_step}"
-            self.events.append(msg)
-            print("⚠ DivergenceGuard:", msg)
-            return
-        if bad:
-            msg = f"step {self._step}: {reason}, and no checkpoint exists yet"
-            self.events.append(msg)
-            print("⚠ DivergenceGuard:", msg)
-            return
-        self.recent.append(psnr)
-        if self._step % self.every == 1 or self.every == 1:
-            self.saved, self.saved_step = self._checkpoint(), self._step
+        self.saved, self.saved_step, self.saved_psnr, self.events, self._step = None, 0, np.nan, [], 0
+        self._candidate = None
 
     def _optimizer_variables(self) -> list:
         optimizer = getattr(self.model, "optimizer", None)
         return list(optimizer.variables) if optimizer is not None else []
 
-    def _checkpoint(self):
-        """The network's weights and the optimiser's state (Adam's moments would carry a NaN on otherwise)."""
-        return self.model.net.get_weights(), [np.array(v) for v in self._optimizer_variables()]
+    def on_train_batch_begin(self, batch, logs=None):
+        step = self._step + 1
+        if step % self.every == 1 or self.every == 1:  # the state this step starts from
+            sync_state(self.model)
+            self._candidate = (self.model.net.get_weights(), [np.array(v) for v in self._optimizer_variables()])
 
-    def _restore(self):
+    def on_train_batch_end(self, batch, logs=None):
+        self._step += 1
+        loss = float(logs.get("loss", np.nan)) if logs else np.nan
+        psnr_now = float(logs.get("psnr_measured", np.nan)) if logs else np.nan
+        bad = not np.isfinite(loss)
+        reason = "the loss is not finite"
+        if not bad and self.recent and psnr_now < max(self.recent) - self.drop_db:
+            bad, reason = True, f"PSNR to the measurement fell from {max(self.recent):.2f} to {psnr_now:.2f} dB"
+        if bad:
+            msg = f"step {self._step}: {reason}" + (f"; {self._restore()}" if self.saved else ", and no checkpoint exists yet")
+            self.events.append(msg)
+            print("⚠ DivergenceGuard:", msg)
+            return
+        self.recent.append(psnr_now)
+        if self._candidate is not None:  # this step's PSNR is good: keep the state it started from
+            self.saved, self.saved_step, self.saved_psnr, self._candidate = self._candidate, self._step, psnr_now, None
+
+    def _restore(self) -> str:
+        sync_state(self.model)
+        optimizer = getattr(self.model, "optimizer", None)
+        rate = None if optimizer is None else float(np.asarray(optimizer.learning_rate)) / 2
         weights, optimizer_state = self.saved
         self.model.net.set_weights(weights)
         for v, value in zip(self._optimizer_variables(), optimizer_state):
             v.assign(value)
+        said = f"restored the weights of step {self.saved_step}"
+        if optimizer is not None:
+            optimizer.learning_rate = rate
+            said += f" and halved the learning rate to {rate:.3g}"
+        self.recent.clear()  # judge the next steps against the checkpoint, not the lost peak
+        self.recent.append(self.saved_psnr)
+        return said
 
 
 class TensorBoardLogger(keras.callbacks.Callback):
-    """TensorBoard scalars every step (all logs) and images (output, average) every ``image_every`` steps."""
+    """TensorBoard scalars every step (all logs) and images (output, average) every ``image_every`` steps.
 
-    def __init__(self, log_dir, image_every: int = 100, average: OutputAverage | None = None):
+    Uses TensorFlow's event writer when TensorFlow is installed, else tensorboardX (``writer``
+    forces one of them).
+    """
+
+    def __init__(self, log_dir, image_every: int = 100, average: OutputAverage | None = None, writer: str | None = None):
         super().__init__()
-        self.log_dir, self.image_every, self.average = str(log_dir), image_every, average
+        self.log_dir, self.image_every, self.average, self.kind = str(log_dir), image_every, average, writer
         self.writer, self._step = None, 0
 
     def on_train_begin(self, logs=None):
-        self.writer = tf.summary.create_file_writer(self.log_dir)
+        from .tensorboard import EventWriter
+
+        self.writer = EventWriter(self.log_dir, self.kind)
 
     def on_train_batch_end(self, batch, logs=None):
         self._step += 1
-        with self.writer.as_default(step=self._step):
-            for k, v in (logs or {}).items():
-                tf.summary.scalar(k, v)
-            if self._step == 1 or self._step % self.image_every == 0:
-                tf.summary.image("output", tf.clip_by_value(self.model.last_output, 0, 1))
-                if self.average is not None and self.average.avg is not None:
-                    tf.summary.image("average", tf.clip_by_value(self.average.avg, 0, 1))
+        for k, v in (logs or {}).items():
+            self.writer.scalar(k, float(v), self._step)
+        if self._step == 1 or self._step % self.image_every == 0:
+            self.writer.image("output", self.model.current_output(), self._step)
+            if self.average is not None and self.average.avg is not None:
+                self.writer.image("average", self.average.avg, self._step)
 
     def on_train_end(self, logs=None):
         if self.writer is not None:
-            self.writer.flush()
             self.writer.close()
 
 
@@ -297,11 +309,11 @@ class LiveView(keras.callbacks.Callback):
         import matplotlib.pyplot as plt
         from IPython.display import Image, display
 
-        from .plotting import draw_image, plot_psnr_curves
-        from .widgets import figure_png
+        from ..plotting import draw_image, plot_psnr_curves
+        from ..widgets import figure_png
 
         fig, (ax_img, ax_curve) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [1, 1.4]})
-        draw_image(ax_img, self.model.last_output[0], f"output at step {self._step}")
+        draw_image(ax_img, self.model.current_output(), f"output at step {self._step}")
         plot_psnr_curves(ax_curve, self.curves)
         ax_curve.set_xlim(1, self.total or self._step)
         ax_curve.legend(loc="lower right")

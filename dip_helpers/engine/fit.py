@@ -1,131 +1,25 @@
-"""Deep Image Prior as a Keras model: ``theta* = argmin ||A f_theta(z + n) - y||^2``.
+"""Build and run Deep Image Prior: :func:`build_dip` puts the model together, :func:`fit_dip` runs it.
 
-:class:`DIP` wraps a generator network ``f`` (the skip network), a fixed input
-``z`` and an operator ``A``; its ``train_step`` takes one Adam step with fresh
-input noise ``n`` of std ``reg_noise_std``.  ``Model.fit`` drives it, one step
-per batch, so Keras callbacks see every step.  :func:`fit_dip` builds all of
-it from a :class:`DIPConfig` and returns a :class:`DIPResult`.
+A :class:`DIPConfig` holds every setting of a run (the paper's denoising settings by
+default); a :class:`DIPResult` holds what it leaves. Finished runs can be kept in a result
+cache, keyed by the configuration, the data, the operator and the backend.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
-import math
 import time
 from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-from .operators import Downsampler, Identity, Operator
-from .skip import skip_network
-
-
-def psnr_tf(x, y):
-    """PSNR in dB of two tensors with values in [0, 1]."""
-    mse = tf.reduce_mean(tf.square(tf.cast(x, tf.float32) - tf.cast(y, tf.float32)))
-    return 10.0 * tf.math.log(1.0 / tf.maximum(mse, 1e-12)) / math.log(10.0)
-
-
-def network_input(height: int, width: int, channels: int = 32, kind: str = "noise", scale: float = 0.1, seed: int = 0):
-    """The fixed input ``z`` of shape (1, H, W, C): uniform noise in [0, scale) or a meshgrid (C = 2)."""
-    if kind == "noise":
-        rng = np.random.default_rng(seed)
-        return (rng.random((1, height, width, channels)) * scale).astype(np.float32)
-    if kind == "meshgrid":
-        if channels != 2:
-            raise ValueError("a meshgrid input has exactly 2 channels")
-        yy, xx = np.meshgrid(np.linspace(0, 1, height), np.linspace(0, 1, width), indexing="ij")
-        return np.stack([xx, yy], axis=-1)[None].astype(np.float32)
-    raise ValueError(f"kind must be 'noise' or 'meshgrid', got {kind!r}")
-
-
-def normal_noise(gen: tf.random.Generator, shape, std: float = 1.0):
-    """``std`` times standard normal samples of a static ``shape``, by the Box-Muller transform.
-
-    Exactly normal, like ``gen.normal``, at about half its cost on CPU (7 against 13 ms for
-    the 2 million values of a 256x256x32 input on 2 cores, measured).
-    """
-    n = math.prod(shape)
-    u = gen.uniform((2, (n + 1) // 2))  # in [0, 1), so 1 - u is never 0
-    radius = std * tf.sqrt(-2.0 * tf.math.log1p(-u[0]))
-    angle = (2 * math.pi) * u[1]
-    return tf.reshape(tf.concat([radius * tf.cos(angle), radius * tf.sin(angle)], 0)[:n], shape)
-
-
-class FusedAdam(keras.optimizers.Adam):
-    """Keras' Adam, same formula, with each variable updated by one TensorFlow kernel (ResourceApplyAdam).
-
-    Keras' own update runs about ten small operations per variable; for the paper's 2.2
-    million parameters this one takes about 4.5 instead of 13 ms per step on 2 CPU cores
-    (measured). ``amsgrad`` falls back to Keras' update.
-    """
-
-    def update_step(self, gradient, variable, learning_rate):
-        if self.amsgrad:
-            return super().update_step(gradient, variable, learning_rate)
-        i = self._get_variable_index(variable)
-        dtype = variable.dtype
-
-        def handle(v):
-            return (v.value if isinstance(v, keras.Variable) else v).handle
-
-        t = tf.cast(self.iterations + 1, dtype)
-        b1, b2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
-        tf.raw_ops.ResourceApplyAdam(var=handle(variable), m=handle(self._momentums[i]), v=handle(self._velocities[i]),
-                                     beta1_power=b1**t, beta2_power=b2**t, lr=tf.cast(learning_rate, dtype),
-                                     beta1=b1, beta2=b2, epsilon=tf.cast(self.epsilon, dtype),
-                                     grad=tf.cast(gradient, dtype))
-
-
-class DIP(keras.Model):
-    """Fits ``net(z + n)``, cropped to the image size, so that ``A(output)`` matches ``measurement``.
-
-    Logs per step: ``loss``, ``psnr_measured`` (A(output) vs the measurement) and, when
-    ``truth`` is given, ``psnr_truth``.  The latest output is kept in ``self.last_output``.
-    """
-
-    def __init__(self, net, z, measurement, operator: Operator | None = None, image_shape=None,
-                 reg_noise_std: float = 1 / 30, truth=None, seed: int = 0, **kwargs):
-        super().__init__(**kwargs)
-        self.net = net
-        self.operator = operator or Identity()
-        self.z = tf.constant(z)
-        self.y = tf.constant(np.asarray(measurement, np.float32)[None])
-        h, w, c = image_shape or measurement.shape
-        self.image_shape = (int(h), int(w), int(c))
-        self.truth = None if truth is None else tf.constant(np.asarray(truth, np.float32)[None])
-        self.reg_noise_std = float(reg_noise_std)
-        self.noise_gen = tf.random.Generator.from_seed(seed)
-        self.last_output = tf.Variable(tf.zeros((1, h, w, c)), trainable=False, name="last_output")
-
-    def call(self, z, training=True):
-        h, w, _ = self.image_shape
-        return tf.cast(self.net(z, training=training)[:, :h, :w, :], tf.float32)
-
-    def generate(self):
-        """The output for the plain input ``z`` (no added noise), as an (H, W, C) array."""
-        return np.asarray(self(self.z, training=True)[0])
-
-    def train_step(self, data):
-        z = self.z
-        if self.reg_noise_std > 0:
-            z = z + normal_noise(self.noise_gen, z.shape, self.reg_noise_std)
-        variables = self.net.trainable_variables
-        with tf.GradientTape() as tape:
-            out = self(z, training=True)
-            measured = self.operator(out)
-            loss = tf.reduce_mean(tf.square(measured - self.y))
-        # biases followed by batch norm get no gradient (see skip.ConvBeforeNorm): leave them out
-        grads, variables = zip(*[(g, v) for g, v in zip(tape.gradient(loss, variables), variables) if g is not None])
-        self.optimizer.apply(grads, variables)
-        self.last_output.assign(out)
-        logs = {"loss": loss, "psnr_measured": psnr_tf(measured, self.y)}
-        if self.truth is not None:
-            logs["psnr_truth"] = psnr_tf(out, self.truth)
-        return logs
+from .backends import model_class
+from .model import network_input
+from .network import skip_network
+from .operators import Identity, Operator
 
 
 @dataclasses.dataclass
@@ -150,6 +44,7 @@ class DIPConfig:
     snapshot_every: int = 100
     jit_compile: bool = False
     precision: str = "float32"
+    fast: bool = True  # under TensorFlow: the fast network and optimiser of tf_fast (the same function)
 
     def validate(self) -> "DIPConfig":
         """Raise ValueError with a readable message for absurd values; return self."""
@@ -236,41 +131,63 @@ class DIPResult:
                        best_output=best if best.size else None)
 
 
-ENGINE_VERSION = "2"  # part of the cache key: bump it when a change alters the results of a run
+ENGINE_VERSION = "3"  # part of the cache key: bump it when a change alters the results of a run
 
 
-def _cache_path(cache_dir, config: DIPConfig, measurement, operator, truth) -> Path:
-    import hashlib
-
-    h = hashlib.sha256((ENGINE_VERSION + config.key()).encode())
-    for a in (measurement, truth, getattr(operator, "mask", None)):
+def cache_path(cache_dir, config: DIPConfig, measurement, operator: Operator, truth) -> Path:
+    """Where the result of this run is kept: a hash of everything that defines it."""
+    h = hashlib.sha256(json.dumps({"engine": ENGINE_VERSION, "backend": keras.backend.backend(), "config": config.key(),
+                                   "operator": operator.config()}, sort_keys=True).encode())
+    for a in (measurement, truth):
         h.update(b"-" if a is None else np.ascontiguousarray(a, np.float32).tobytes())
-    h.update(f"{type(operator).__name__}{getattr(operator, 'factor', '')}{getattr(operator, 'kernel_name', '')}".encode())
     return Path(cache_dir) / f"dip-{h.hexdigest()[:16]}.npz"
 
 
-def build_dip(measurement, operator: Operator | None, config: DIPConfig, truth=None) -> DIP:
-    """The :class:`DIP` model for a measurement: skip network, input ``z`` padded to a multiple of 2**scales."""
+def build_network(config: DIPConfig, channels_out: int, fast: bool = False) -> keras.Model:
+    """The skip network of ``config`` (with ``fast``, TensorFlow's fast twin, given the same weights)."""
+    n = config.scales
+    kwargs = dict(input_channels=config.input_channels, output_channels=channels_out, channels_down=(config.channels,) * n,
+                  channels_up=(config.channels,) * n, channels_skip=(config.skip_channels,) * n, pad=config.pad,
+                  upsample=config.upsample, dtype=None if config.precision == "float32" else config.precision,
+                  seed=config.seed)
+    net = skip_network(**kwargs)
+    if fast:
+        from .tf_fast import copy_stock_weights, fast_skip_network
+
+        net = copy_stock_weights(net, fast_skip_network(**kwargs))
+    return net
+
+
+def build_dip(measurement, operator: Operator | None, config: DIPConfig, truth=None):
+    """The :class:`~.model.DIP` model for a measurement: skip network, input ``z`` padded to a multiple of 2**scales."""
     operator = operator or Identity()
     measurement = np.asarray(measurement, np.float32)
     if measurement.ndim != 3 or measurement.shape[-1] not in (1, 3):
         raise ValueError(f"the measurement must be an (H, W, 1) or (H, W, 3) image, got shape {measurement.shape}")
-    lh, lw, c = measurement.shape
-    h, w = (lh * operator.factor, lw * operator.factor) if isinstance(operator, Downsampler) else (lh, lw)
-    if operator.output_shape((h, w, c))[:2] != (lh, lw):
+    h, w, c = operator.image_shape(measurement.shape)
+    if tuple(operator.output_shape((h, w, c))[:2]) != measurement.shape[:2]:
         raise ValueError("the operator does not map the image size onto the measurement size")
     if truth is not None and np.shape(truth) != (h, w, c):
         raise ValueError(f"the ground truth has shape {np.shape(truth)}, expected {(h, w, c)}")
     block = 2**config.scales
     # at least 2x2 pixels at the deepest scale, where reflection padding needs a neighbour
     hp, wp = max(-(-h // block), 2) * block, max(-(-w // block), 2) * block
+    backend = keras.backend.backend()
+    fast = config.fast and backend == "tensorflow"
     keras.utils.set_random_seed(config.seed)
-    net = skip_network(config.input_channels, c, (config.channels,) * config.scales, (config.channels,) * config.scales,
-                       (config.skip_channels,) * config.scales, pad=config.pad, upsample=config.upsample,
-                       dtype=None if config.precision == "float32" else config.precision)
+    net = build_network(config, c, fast)
     z = network_input(hp, wp, config.input_channels, config.input_kind, seed=config.seed)
-    model = DIP(net, z, measurement, operator, (h, w, c), config.reg_noise_std, truth, seed=config.seed)
-    model.compile(optimizer=FusedAdam(config.lr), jit_compile=config.jit_compile)
+    model = model_class(backend, fast)(net, z, measurement, operator, (h, w, c), config.reg_noise_std, truth,
+                                       seed=config.seed)
+    if fast:
+        from .tf_fast import FusedAdam
+
+        optimizer = FusedAdam(config.lr)
+    else:
+        optimizer = keras.optimizers.Adam(config.lr)
+    # JAX must compile its step; TensorFlow compiles with XLA only when asked (slower on CPUs)
+    model.compile(optimizer=optimizer, jit_compile=config.jit_compile if backend == "tensorflow" else "auto")
+    optimizer.build(model.net.trainable_variables)  # its moments exist from the start (checkpoints include them)
     return model
 
 
@@ -285,7 +202,8 @@ def fit_dip(measurement, operator: Operator | None = None, config: DIPConfig | N
     from . import callbacks as cb
 
     config = (config or DIPConfig()).validate()
-    cache = _cache_path(cache_dir, config, measurement, operator or Identity(), truth) if cache_dir else None
+    operator = operator or Identity()
+    cache = cache_path(cache_dir, config, measurement, operator, truth) if cache_dir else None
     if cache is not None and cache.is_file() and not force:
         if verbose:
             print(f"Loaded a finished run from the cache: {cache}")
@@ -305,10 +223,10 @@ def fit_dip(measurement, operator: Operator | None = None, config: DIPConfig | N
         cbs.append(cb.LiveView(every=live or max(1, config.steps // 10), total=config.steps, text_only=not live))
     cbs.extend(callbacks)
     start = time.perf_counter()
-    model.fit(tf.data.Dataset.from_tensors(0.0).repeat(), steps_per_epoch=config.steps, epochs=1, verbose=0,
-              callbacks=cbs, shuffle=False)
+    # one step per batch: the data is a placeholder, the model holds z and the measurement
+    model.fit(np.zeros((config.steps, 1), np.float32), batch_size=1, epochs=1, verbose=0, callbacks=cbs, shuffle=False)
     seconds = time.perf_counter() - start
-    result = DIPResult(output=np.asarray(model.last_output[0]), average=average.image(), history=history.as_arrays(),
+    result = DIPResult(output=model.current_output(), average=average.image(), history=history.as_arrays(),
                        snapshots=snaps.images, es_step=es.best_step, es_output=es.best_image, seconds=seconds,
                        config=dataclasses.asdict(config), notes=guard.events, best_step=best.step, best_output=best.image)
     if cache is not None:

@@ -1,16 +1,17 @@
 """Degradation operators ``A``: what turns the clean image into the measurement.
 
-Each operator works on numpy arrays ``(H, W, C)`` to *make* a measurement
-(``A.measure(x)``) and on TensorFlow tensors ``(1, H, W, C)`` inside the loss
-(``A(x)``), with the same code.
+Each operator works on tensors ``(1, H, W, C)`` inside the loss (``A(x)``) and on one
+numpy image ``(H, W, C)`` to *make* a measurement (``A.measure(x)``), with the same
+``keras.ops`` code on every backend. Each also describes itself: :meth:`Operator.image_shape`
+(the image size behind a measurement) and :meth:`Operator.config` (what the result cache hashes).
 """
 
 from __future__ import annotations
 
-import math
+import hashlib
 
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 
 class Operator:
@@ -23,11 +24,20 @@ class Operator:
 
     def measure(self, image: np.ndarray) -> np.ndarray:
         """Apply ``A`` to an ``(H, W, C)`` array (no noise added)."""
-        return np.asarray(self(tf.convert_to_tensor(image[None], tf.float32))[0])
+        x = ops.convert_to_tensor(np.asarray(image, np.float32)[None])
+        return ops.convert_to_numpy(self(x))[0]
 
-    def output_shape(self, shape):
+    def output_shape(self, shape) -> tuple:
         """Shape ``(H, W, C)`` of ``A(x)`` for an image of ``shape``."""
         return tuple(shape)
+
+    def image_shape(self, measurement_shape) -> tuple:
+        """Shape ``(H, W, C)`` of the image whose measurement has ``measurement_shape``."""
+        return tuple(measurement_shape)
+
+    def config(self) -> dict:
+        """Everything that defines this operator, as plain values (the result cache hashes it)."""
+        return {"name": self.name}
 
 
 class Identity(Operator):
@@ -53,7 +63,7 @@ class Mask(Operator):
         if m.max() == 0:
             raise ValueError("the mask hides every pixel: nothing is known")
         self.mask = m
-        self._m = tf.constant(m[None])
+        self._m = ops.convert_to_tensor(m[None])
 
     def __call__(self, x):
         return x * self._m
@@ -62,6 +72,13 @@ class Mask(Operator):
         if tuple(shape[:2]) != self.mask.shape[:2]:
             raise ValueError(f"mask is {self.mask.shape[:2]} but the image is {tuple(shape[:2])}")
         return tuple(shape)
+
+    def image_shape(self, measurement_shape):
+        return self.output_shape(measurement_shape)
+
+    def config(self):
+        return {"name": self.name, "shape": list(self.mask.shape),
+                "sha256": hashlib.sha256(np.ascontiguousarray(self.mask).tobytes()).hexdigest()}
 
 
 def lanczos_kernel(factor: int, support: int = 2) -> np.ndarray:
@@ -98,33 +115,26 @@ class Downsampler(Operator):
     """
 
     name = "downsampler"
+    KERNELS = {"lanczos2": lambda f: lanczos_kernel(f, 2), "lanczos3": lambda f: lanczos_kernel(f, 3),
+               "gauss": gaussian_kernel, "box": box_kernel}
 
     def __init__(self, factor: int, kernel: str = "lanczos2"):
         if factor not in (2, 4, 8):
             raise ValueError(f"factor must be 2, 4 or 8, got {factor!r}")
-        makers = {"lanczos2": lambda f: lanczos_kernel(f, 2), "lanczos3": lambda f: lanczos_kernel(f, 3),
-                  "gauss": gaussian_kernel, "box": box_kernel}
-        if kernel not in makers:
-            raise ValueError(f"kernel must be one of {', '.join(makers)}, got {kernel!r}")
+        if kernel not in self.KERNELS:
+            raise ValueError(f"kernel must be one of {', '.join(self.KERNELS)}, got {kernel!r}")
         self.factor, self.kernel_name = factor, kernel
-        self.kernel = makers[kernel](factor)
+        self.kernel = self.KERNELS[kernel](factor)
         self.pad = (len(self.kernel) - factor) // 2
-        self._k = tf.constant(self.kernel, tf.float32)
 
     def _along(self, x, axis: int):
-        """Pad (repeat edges) and filter along ``axis`` (1: height, 2: width) with stride ``factor``."""
-        n = tf.shape(x)[axis]
-        idx = tf.clip_by_value(tf.range(-self.pad, n + self.pad), 0, n - 1)
-        x = tf.gather(x, idx, axis=axis)
-        c = tf.shape(x)[3]
-        planes = tf.transpose(x, [0, 3, 1, 2])  # channels into the batch: one filter for all
-        planes = tf.reshape(planes, [-1, tf.shape(x)[1], tf.shape(x)[2], 1])
-        k = len(self.kernel)
-        kernel = tf.reshape(self._k, [k, 1, 1, 1] if axis == 1 else [1, k, 1, 1])
-        strides = [1, self.factor, 1, 1] if axis == 1 else [1, 1, self.factor, 1]
-        out = tf.nn.conv2d(planes, kernel, strides, "VALID")
-        out = tf.reshape(out, [tf.shape(x)[0], c, tf.shape(out)[1], tf.shape(out)[2]])
-        return tf.transpose(out, [0, 2, 3, 1])
+        """Repeat the edges, then filter along ``axis`` (1: height, 2: width) with stride ``factor``."""
+        n, c, k = x.shape[axis], x.shape[3], len(self.kernel)
+        x = ops.take(x, np.clip(np.arange(-self.pad, n + self.pad), 0, n - 1), axis=axis)
+        shape = (k, 1, 1, 1) if axis == 1 else (1, k, 1, 1)  # (height, width, channels, 1): one filter per channel
+        kernel = ops.convert_to_tensor(np.tile(self.kernel.reshape(shape), (1, 1, c, 1)).astype(np.float32))
+        strides = (self.factor, 1) if axis == 1 else (1, self.factor)
+        return ops.depthwise_conv(ops.cast(x, "float32"), kernel, strides=strides, padding="valid")
 
     def __call__(self, x):
         return self._along(self._along(x, 1), 2)
@@ -134,3 +144,10 @@ class Downsampler(Operator):
         if h % self.factor or w % self.factor:
             raise ValueError(f"a {h}x{w} image cannot be downsampled by {self.factor}: crop or pad it to a multiple first")
         return (h // self.factor, w // self.factor) + tuple(shape[2:])
+
+    def image_shape(self, measurement_shape):
+        h, w = measurement_shape[:2]
+        return (h * self.factor, w * self.factor) + tuple(measurement_shape[2:])
+
+    def config(self):
+        return {"name": self.name, "factor": self.factor, "kernel": self.kernel_name}

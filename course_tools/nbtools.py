@@ -1,10 +1,10 @@
 """Notebook hygiene: canonical form, stamped header/footer cells, structure checks.
 
-``python -m dip_helpers fmt`` rewrites every notebook in place; ``python -m
-dip_helpers fmt --check`` only reports.  Canonical form means: no outputs or
+``python -m course_tools fmt`` rewrites every notebook in place; ``python -m
+course_tools fmt --check`` only reports.  Canonical form means: no outputs or
 execution counts, kernelspec ``python3``, only known metadata, JSON as
 ``nbformat`` writes it, and the generated cells (buttons, Colab bootstrap,
-link to the next notebook) stamped from :mod:`dip_helpers.course`.
+link to the next notebook) stamped from :mod:`course_tools.course`.
 """
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ def structure_problems(path: Path) -> list[str]:
         problems.append("the last cell must be the generated link to the next notebook (run make fmt)")
     for i, c in enumerate(cells):
         if c.cell_type == "code" and "NBVAL_CHECK_OUTPUT" in c.source and "dip_expected" not in c.metadata:
-            problems.append(f"cell {i + 1} is marked NBVAL_CHECK_OUTPUT but has no recorded output (python -m dip_helpers record)")
+            problems.append(f"cell {i + 1} is marked NBVAL_CHECK_OUTPUT but has no recorded output (python -m course_tools record)")
     return problems
 
 

@@ -1,0 +1,171 @@
+"""The skip encoder-decoder of Deep Image Prior, written with stock Keras layers.
+
+At each scale ``i`` the input goes two ways: a *skip* branch (a small 1x1
+convolution) and a *deeper* branch (a stride-2 convolution that halves the
+size, a second convolution, everything below, and a 2x upsampling). The two
+are concatenated, batch-normalised and mixed by a convolution, then by a 1x1
+one. Every convolution is followed by batch norm and LeakyReLU(0.2); a 1x1
+convolution and a sigmoid make the output image.
+
+The paper's denoising network is ``skip_network()`` with its defaults. It runs on
+every Keras backend (TensorFlow, JAX, PyTorch); :mod:`.tf_fast` builds the same
+function with faster TensorFlow pieces.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+
+class ReflectionPad(layers.Layer):
+    """Mirror-pad height and width by ``pad`` pixels, the edge pixel not repeated (NumPy's ``mode="reflect"``)."""
+
+    def __init__(self, pad: int, **kwargs):
+        super().__init__(**kwargs)
+        self.pad = pad
+
+    def call(self, x):
+        p = self.pad
+        return ops.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="reflect")
+
+    def compute_output_shape(self, shape):
+        grow = lambda n: None if n is None else n + 2 * self.pad  # noqa: E731
+        return (shape[0], grow(shape[1]), grow(shape[2]), shape[3])
+
+    def get_config(self):
+        return {**super().get_config(), "pad": self.pad}
+
+
+class UniformFanIn(keras.initializers.Initializer):
+    """PyTorch's default start for convolutions: uniform in +-1/sqrt(fan_in), fan_in = input channels x kernel area.
+
+    Drawn with NumPy from ``seed``, so the same seed gives the same weights on every backend.
+    """
+
+    def __init__(self, fan_in: int, seed: int = 0):
+        self.fan_in, self.seed = int(fan_in), int(seed)
+
+    def __call__(self, shape, dtype=None):
+        bound = 1.0 / math.sqrt(self.fan_in)
+        values = np.random.default_rng(self.seed).uniform(-bound, bound, shape)
+        return ops.convert_to_tensor(values, dtype=dtype or "float32")
+
+    def get_config(self):
+        return {"fan_in": self.fan_in, "seed": self.seed}
+
+
+class _Seeds:
+    """Hands out 0, 1, 2, ... plus a base seed: one seed per initializer, in the order layers are built."""
+
+    def __init__(self, base: int):
+        self.next_seed = 1000 * int(base)
+
+    def __call__(self) -> int:
+        self.next_seed += 1
+        return self.next_seed
+
+
+def conv(x, filters: int, size: int, stride: int = 1, pad: str = "reflection", downsample: str = "stride",
+         bias: bool = True, name: str = "conv", dtype=None, seeds=None):
+    """Padding + convolution (+ average pooling when ``downsample='avg'`` and ``stride`` > 1)."""
+    seeds = seeds or _Seeds(0)
+    fan_in = x.shape[-1] * size * size
+    if size > 1 and pad == "reflection":
+        x = ReflectionPad((size - 1) // 2, name=f"{name}_pad", dtype=dtype)(x)
+    x = layers.Conv2D(filters, size, strides=stride if downsample == "stride" else 1,
+                      padding="valid" if pad == "reflection" else "same", use_bias=bias,
+                      kernel_initializer=UniformFanIn(fan_in, seeds()), bias_initializer=UniformFanIn(fan_in, seeds()),
+                      name=name, dtype=dtype)(x)
+    if stride > 1 and downsample == "avg":
+        x = layers.AveragePooling2D(stride, name=f"{name}_avg", dtype=dtype)(x)
+    return x
+
+
+def bn_act(x, bn: bool = True, act: bool = True, name: str = "conv", dtype=None):
+    """Batch norm (``name``_bn, PyTorch's momentum and epsilon) and LeakyReLU 0.2 (``name``_act), each optional."""
+    if bn:
+        x = layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=f"{name}_bn", dtype=dtype)(x)
+    if act:
+        x = layers.LeakyReLU(negative_slope=0.2, name=f"{name}_act", dtype=dtype)(x)
+    return x
+
+
+def conv_block(x, filters: int, size: int, stride: int = 1, pad: str = "reflection", downsample: str = "stride",
+               bias: bool = True, bn: bool = True, act: bool = True, name: str = "conv", dtype=None, seeds=None):
+    """Convolution, batch norm, LeakyReLU 0.2. ``pad``: 'reflection' or 'zero'; ``downsample``: 'stride' or 'avg'.
+
+    ``dtype``: a Keras dtype policy, e.g. ``"mixed_bfloat16"`` (None: float32).
+    """
+    x = conv(x, filters, size, stride, pad, downsample, bias, name, dtype, seeds)
+    return bn_act(x, bn, act, name, dtype)
+
+
+def per_scale(value, n: int, what: str) -> list:
+    """``value`` repeated for ``n`` scales, or checked to have ``n`` entries."""
+    values = list(value) if isinstance(value, (list, tuple)) else [value] * n
+    if len(values) != n:
+        raise ValueError(f"{what} has {len(values)} entries but the network has {n} scales")
+    return values
+
+
+def check_options(pad, upsample, downsample, input_channels, output_channels) -> None:
+    """Raise ValueError for an option the skip network does not have."""
+    if pad not in ("reflection", "zero"):
+        raise ValueError(f"pad must be 'reflection' or 'zero', got {pad!r}")
+    if upsample not in ("bilinear", "nearest"):
+        raise ValueError(f"upsample must be 'bilinear' or 'nearest', got {upsample!r}")
+    if downsample not in ("stride", "avg"):
+        raise ValueError(f"downsample must be 'stride' or 'avg', got {downsample!r}")
+    if output_channels not in (1, 3) or input_channels < 1:
+        raise ValueError("output_channels must be 1 or 3 and input_channels at least 1")
+
+
+def skip_network(input_channels: int = 32, output_channels: int = 3, channels_down=(128,) * 5, channels_up=(128,) * 5,
+                 channels_skip=(4,) * 5, filter_size_down: int = 3, filter_size_up: int = 3, filter_skip_size: int = 1,
+                 pad: str = "reflection", upsample: str = "bilinear", downsample: str = "stride", need_sigmoid: bool = True,
+                 need_bias: bool = True, need1x1_up: bool = True, batch_norm: bool = True, dtype=None, seed: int = 0,
+                 name: str = "skip") -> keras.Model:
+    """Build the skip network; any input height and width that are multiples of ``2**scales``.
+
+    ``channels_*`` give one number per scale (their common length is the number of
+    scales); a skip count of 0 removes that skip connection. ``dtype="mixed_bfloat16"``
+    computes the hidden layers in bfloat16 (the output layer stays float32). ``seed``
+    fixes the starting weights, the same on every backend.
+    """
+    n = len(channels_down)
+    up, skip = per_scale(channels_up, n, "channels_up"), per_scale(channels_skip, n, "channels_skip")
+    check_options(pad, upsample, downsample, input_channels, output_channels)
+    seeds = _Seeds(seed)
+    common = dict(pad=pad, bias=need_bias, bn=batch_norm, dtype=dtype, seeds=seeds)
+
+    def level(x, i):
+        """Scale i: returns the feature map at the same size as x."""
+        deeper = conv_block(x, channels_down[i], filter_size_down, stride=2, downsample=downsample, name=f"down{i}_a",
+                            **common)
+        deeper = conv_block(deeper, channels_down[i], filter_size_down, name=f"down{i}_b", **common)
+        if i + 1 < n:
+            deeper = level(deeper, i + 1)
+        deeper = layers.UpSampling2D(2, interpolation=upsample, name=f"up{i}_resize", dtype=dtype)(deeper)
+        if skip[i]:
+            s = conv_block(x, skip[i], filter_skip_size, name=f"skip{i}", **common)
+            deeper = layers.Concatenate(name=f"concat{i}", dtype=dtype)([s, deeper])
+        y = bn_act(deeper, batch_norm, False, f"concat{i}", dtype)
+        y = conv_block(y, up[i], filter_size_up, name=f"up{i}_a", **common)
+        if need1x1_up:
+            y = conv_block(y, up[i], 1, name=f"up{i}_b", **common)
+        return y
+
+    z = keras.Input((None, None, input_channels), name="z")
+    out = conv(level(z, 0), output_channels, 1, pad=pad, bias=need_bias, name="to_image", seeds=seeds)
+    if need_sigmoid:
+        out = layers.Activation("sigmoid", name="sigmoid")(out)
+    return keras.Model(z, out, name=name)
+
+
+def count_trainable(model: keras.Model) -> int:
+    """Number of trainable parameters."""
+    return int(sum(math.prod(v.shape) for v in model.trainable_weights))

@@ -1,0 +1,276 @@
+"""TensorFlow fast paths for the DIP engine: the same functions as the stock code, faster on CPU.
+
+Swapped in only under the TensorFlow backend (``fast=True``, the default of :func:`build_dip
+<dip_helpers.engine.fit.build_dip>`), the way Keras swaps in backend-specific optimizers. The
+course's readable code is :mod:`.network` and :mod:`.model`; each piece here is tested against
+it. What each one saves is measured in ``benchmarks/README.md``.
+
+- :class:`BatchNorm`: TensorFlow's fused batch-norm kernel (one pass for mean, variance, scaling).
+- :func:`concat_conv`: ``conv(batch_norm(concatenate([skip, deeper])))`` as the sum of two
+  convolutions, so that the large one keeps a CPU-friendly channel count (128, not 132).
+- :class:`ConvBeforeNorm`: a bias followed by batch norm cannot change the output; it keeps its
+  place as a parameter but gets no gradient.
+- :func:`reflect_pad`: reflection padding by concatenation, with MirrorPad's gradient.
+- :class:`FusedAdam`: Keras' Adam with one ``ResourceApplyAdam`` kernel per variable.
+- :func:`normal_noise`: the input noise by the Box-Muller transform from one uniform draw.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+from .model import DIP
+from .network import UniformFanIn, _Seeds, check_options, per_scale
+
+
+def reflect_pad(x, p: int):
+    """Mirror-pad height and width of an NHWC tensor by ``p`` pixels, like ``tf.pad(..., mode="REFLECT")``.
+
+    The forward pass copies by concatenation; the gradient is MirrorPad's.
+    """
+    paddings = [[0, 0], [p, p], [p, p], [0, 0]]
+
+    @tf.custom_gradient
+    def pad(x):
+        y = tf.concat([tf.reverse(x[:, 1:p + 1], [1]), x, tf.reverse(x[:, -p - 1:-1], [1])], 1)
+        y = tf.concat([tf.reverse(y[:, :, 1:p + 1], [2]), y, tf.reverse(y[:, :, -p - 1:-1], [2])], 2)
+        return y, lambda dy: tf.raw_ops.MirrorPadGrad(input=dy, paddings=paddings, mode="REFLECT")
+
+    return pad(x)
+
+
+class ReflectionPad(layers.Layer):
+    """:class:`.network.ReflectionPad` by :func:`reflect_pad`."""
+
+    def __init__(self, pad: int, **kwargs):
+        super().__init__(**kwargs)
+        self.pad = pad
+
+    def call(self, x):
+        return reflect_pad(x, self.pad)
+
+    def get_config(self):
+        return {**super().get_config(), "pad": self.pad}
+
+
+class BatchNorm(layers.Layer):
+    """Batch normalisation over batch, height and width by TensorFlow's fused kernel (scale and shift per channel).
+
+    Under mixed precision its statistics and weights stay float32 while bfloat16 inputs are
+    normalised without a round trip through float32. Its running variance is the unbiased one,
+    as in PyTorch (DIP always runs in training mode, where running statistics are not used).
+    """
+
+    def __init__(self, momentum: float = 0.9, epsilon: float = 1e-5, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(autocast=False, **kwargs)
+        self.momentum, self.epsilon = momentum, epsilon
+
+    def build(self, input_shape):
+        c = (input_shape[-1],)
+        self.gamma = self.add_weight(shape=c, initializer="ones", name="gamma")
+        self.beta = self.add_weight(shape=c, initializer="zeros", name="beta")
+        self.moving_mean = self.add_weight(shape=c, initializer="zeros", trainable=False, name="moving_mean")
+        self.moving_variance = self.add_weight(shape=c, initializer="ones", trainable=False, name="moving_variance")
+
+    def call(self, x, training=None):
+        gamma, beta = self.gamma, self.beta
+        if training:
+            y, mean, var = tf.compat.v1.nn.fused_batch_norm(x, gamma, beta, epsilon=self.epsilon, is_training=True)
+            m = self.momentum
+            self.moving_mean.assign(m * self.moving_mean + (1 - m) * mean)
+            self.moving_variance.assign(m * self.moving_variance + (1 - m) * var)
+            return y
+        y, _, _ = tf.compat.v1.nn.fused_batch_norm(x, gamma, beta, mean=self.moving_mean, variance=self.moving_variance,
+                                                   epsilon=self.epsilon, is_training=False)
+        return y
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon}
+
+
+class ConvBeforeNorm(layers.Conv2D):
+    """A ``Conv2D`` followed by batch norm: its bias stays a parameter but gets no gradient.
+
+    Batch norm subtracts each channel's mean, and the bias with it, so this bias cannot change
+    the output: its exact gradient is zero (rounding noise in practice).
+    """
+
+    def call(self, inputs):
+        x = self.convolution_op(inputs, self.kernel)
+        return tf.nn.bias_add(x, tf.stop_gradient(self.bias)) if self.use_bias else x
+
+
+def conv(x, filters: int, size: int, stride: int = 1, pad: str = "reflection", downsample: str = "stride",
+         bias: bool = True, name: str = "conv", dtype=None, fan_in: int | None = None, norm_follows: bool = False,
+         seeds=None):
+    """:func:`.network.conv` with the fast padding; ``norm_follows``: batch norm comes next (:class:`ConvBeforeNorm`)."""
+    seeds = seeds or _Seeds(0)
+    fan_in = fan_in or x.shape[-1] * size * size
+    if size > 1 and pad == "reflection":
+        x = ReflectionPad((size - 1) // 2, name=f"{name}_pad", dtype=dtype)(x)
+    conv_layer = ConvBeforeNorm if norm_follows else layers.Conv2D
+    x = conv_layer(filters, size, strides=stride if downsample == "stride" else 1,
+                   padding="valid" if pad == "reflection" else "same", use_bias=bias,
+                   kernel_initializer=UniformFanIn(fan_in, seeds()), bias_initializer=UniformFanIn(fan_in, seeds()),
+                   name=name, dtype=dtype)(x)
+    if stride > 1 and downsample == "avg":
+        x = layers.AveragePooling2D(stride, name=f"{name}_avg", dtype=dtype)(x)
+    return x
+
+
+def bn_act(x, bn: bool = True, act: bool = True, name: str = "conv", dtype=None):
+    """:class:`BatchNorm` (``name``_bn) and LeakyReLU 0.2 (``name``_act), each optional."""
+    if bn:
+        x = BatchNorm(name=f"{name}_bn")(x)
+    if act:
+        x = layers.LeakyReLU(negative_slope=0.2, name=f"{name}_act", dtype=dtype)(x)
+    return x
+
+
+def conv_block(x, filters: int, size: int, stride: int = 1, pad: str = "reflection", downsample: str = "stride",
+               bias: bool = True, bn: bool = True, act: bool = True, name: str = "conv", dtype=None, seeds=None):
+    x = conv(x, filters, size, stride, pad, downsample, bias, name, dtype, norm_follows=bn, seeds=seeds)
+    return bn_act(x, bn, act, name, dtype)
+
+
+def concat_conv(skip, deeper, filters: int, size: int, pad: str = "reflection", bias: bool = True, bn: bool = True,
+                name: str = "up", concat_name: str = "concat", dtype=None, norm_follows: bool = False, seeds=None):
+    """``conv(batch_norm(concatenate([skip, deeper])))``, computed as the sum of two convolutions.
+
+    A convolution of a concatenation is the sum of the convolutions of its parts, each with
+    its own slice of the kernel, and batch norm works channel by channel: the same function
+    with the same parameters. ``bn``: batch norm on the concatenation; ``norm_follows``: batch
+    norm comes after this convolution.
+    """
+    fan_in = (skip.shape[-1] + deeper.shape[-1]) * size * size
+    parts = []
+    for x, suffix, with_bias in ((skip, "_skip", False), (deeper, "", bias)):
+        if bn:
+            x = BatchNorm(name=f"{concat_name}_bn{suffix}")(x)
+        parts.append(conv(x, filters, size, pad=pad, bias=with_bias, name=f"{name}{suffix}", dtype=dtype,
+                          fan_in=fan_in, norm_follows=norm_follows, seeds=seeds))
+    return layers.Add(name=f"{name}_sum", dtype=dtype)(parts)
+
+
+def fast_skip_network(input_channels: int = 32, output_channels: int = 3, channels_down=(128,) * 5,
+                      channels_up=(128,) * 5, channels_skip=(4,) * 5, filter_size_down: int = 3, filter_size_up: int = 3,
+                      filter_skip_size: int = 1, pad: str = "reflection", upsample: str = "bilinear",
+                      downsample: str = "stride", need_sigmoid: bool = True, need_bias: bool = True,
+                      need1x1_up: bool = True, batch_norm: bool = True, dtype=None, seed: int = 0,
+                      name: str = "skip_fast") -> keras.Model:
+    """:func:`.network.skip_network` built from the pieces above: the same arguments, the same function."""
+    n = len(channels_down)
+    up, skip = per_scale(channels_up, n, "channels_up"), per_scale(channels_skip, n, "channels_skip")
+    check_options(pad, upsample, downsample, input_channels, output_channels)
+    seeds = _Seeds(seed)
+    common = dict(pad=pad, bias=need_bias, bn=batch_norm, dtype=dtype, seeds=seeds)
+
+    def level(x, i):
+        deeper = conv_block(x, channels_down[i], filter_size_down, stride=2, downsample=downsample, name=f"down{i}_a",
+                            **common)
+        deeper = conv_block(deeper, channels_down[i], filter_size_down, name=f"down{i}_b", **common)
+        if i + 1 < n:
+            deeper = level(deeper, i + 1)
+        deeper = layers.UpSampling2D(2, interpolation=upsample, name=f"up{i}_resize", dtype=dtype)(deeper)
+        if skip[i]:
+            s = conv_block(x, skip[i], filter_skip_size, name=f"skip{i}", **common)
+            y = concat_conv(s, deeper, up[i], filter_size_up, pad, need_bias, batch_norm, f"up{i}_a", f"concat{i}",
+                            dtype, norm_follows=batch_norm, seeds=seeds)
+        else:
+            y = conv(bn_act(deeper, batch_norm, False, f"concat{i}"), up[i], filter_size_up, pad=pad, bias=need_bias,
+                     name=f"up{i}_a", dtype=dtype, norm_follows=batch_norm, seeds=seeds)
+        y = bn_act(y, batch_norm, True, f"up{i}_a", dtype)
+        if need1x1_up:
+            y = conv_block(y, up[i], 1, name=f"up{i}_b", **common)
+        return y
+
+    z = keras.Input((None, None, input_channels), name="z")
+    out = conv_block(level(z, 0), output_channels, 1, bn=False, act=False, name="to_image", pad=pad, bias=need_bias,
+                     seeds=seeds)
+    if need_sigmoid:
+        out = layers.Activation("sigmoid", name="sigmoid")(out)
+    return keras.Model(z, out, name=name)
+
+
+def copy_stock_weights(stock: keras.Model, fast: keras.Model) -> keras.Model:
+    """Give ``fast`` (from :func:`fast_skip_network`) the weights of ``stock`` (from :func:`.network.skip_network`).
+
+    Layers with the same name get the same weights. A concatenation's batch norm (``concat{i}_bn``)
+    and the convolution after it (``up{i}_a``) exist twice in ``fast``: the part that reads the
+    skip branch (``*_skip``) gets the first channels of the stock weights, the other part the rest.
+    """
+    names = {layer.name for layer in fast.layers}
+    for layer in fast.layers:
+        if not layer.weights:
+            continue
+        base = layer.name.removesuffix("_skip")
+        weights = [np.asarray(w) for w in stock.get_layer(base).get_weights()]
+        if f"{base}_skip" in names:
+            is_skip = layer.name.endswith("_skip")
+            if isinstance(layer, BatchNorm):  # gamma, beta, mean, variance: one value per input channel
+                n = fast.get_layer(f"{base}_skip").gamma.shape[0]
+                weights = [w[:n] if is_skip else w[n:] for w in weights]
+            else:  # kernel (h, w, input channels, filters), then the bias on the deeper part only
+                n = fast.get_layer(f"{base}_skip").kernel.shape[2]
+                weights = [weights[0][:, :, :n]] if is_skip else [weights[0][:, :, n:], *weights[1:]]
+        layer.set_weights(weights)
+    return fast
+
+
+def normal_noise(gen: tf.random.Generator, shape, std: float = 1.0):
+    """``std`` times standard normal samples of a static ``shape``, by the Box-Muller transform."""
+    n = math.prod(shape)
+    u = gen.uniform((2, (n + 1) // 2))  # in [0, 1), so 1 - u is never 0
+    radius = std * tf.sqrt(-2.0 * tf.math.log1p(-u[0]))
+    angle = (2 * math.pi) * u[1]
+    return tf.reshape(tf.concat([radius * tf.cos(angle), radius * tf.sin(angle)], 0)[:n], shape)
+
+
+def _has_fused_path(optimizer) -> bool:
+    """Whether this Keras version keeps Adam's moments where :class:`FusedAdam` reads them."""
+    return all(hasattr(optimizer, a) for a in ("_momentums", "_velocities", "_get_variable_index"))
+
+
+class FusedAdam(keras.optimizers.Adam):
+    """Keras' Adam, same formula, with each variable updated by one TensorFlow kernel (ResourceApplyAdam).
+
+    It reads Keras' private slots for the moments; a Keras version without them, and
+    ``amsgrad``, fall back to Keras' own update.
+    """
+
+    def update_step(self, gradient, variable, learning_rate):
+        if self.amsgrad or not _has_fused_path(self):
+            return super().update_step(gradient, variable, learning_rate)
+        i = self._get_variable_index(variable)
+        dtype = variable.dtype
+
+        def handle(v):
+            return (v.value if isinstance(v, keras.Variable) else v).handle
+
+        t = tf.cast(self.iterations + 1, dtype)
+        b1, b2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
+        tf.raw_ops.ResourceApplyAdam(var=handle(variable), m=handle(self._momentums[i]), v=handle(self._velocities[i]),
+                                     beta1_power=b1**t, beta2_power=b2**t, lr=tf.cast(learning_rate, dtype),
+                                     beta1=b1, beta2=b2, epsilon=tf.cast(self.epsilon, dtype),
+                                     grad=tf.cast(gradient, dtype))
+
+
+class FastDIP(DIP):
+    """:class:`.model.DIP` with the input noise by :func:`normal_noise`; the network and optimiser come from
+    :func:`fast_skip_network` and :class:`FusedAdam` (see ``build_dip``)."""
+
+    def __init__(self, *args, seed: int = 0, **kwargs):
+        super().__init__(*args, seed=seed, **kwargs)
+        self.noise_gen = tf.random.Generator.from_seed(seed)
+
+    def input_noise(self, shape):
+        return normal_noise(self.noise_gen, shape, self.reg_noise_std)
