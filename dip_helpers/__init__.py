@@ -39,7 +39,7 @@ _LAZY = {
     "DIPConfig": "engine", "DIPResult": "engine", "build_dip": "engine", "fit_dip": "engine", "Identity": "engine",
     "Mask": "engine", "Downsampler": "engine", "callbacks": "engine", "operators": "engine",
     "random_mask": "masks", "text_mask": "masks", "load_mask": "masks", "solve_map": "priors",
-    "engine": None, "classical": None, "priors": None, "masks": None,
+    "engine": None, "classical": None, "priors": None, "masks": None, "paper_runs": None,
 }
 
 

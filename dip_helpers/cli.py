@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 #: per profile: image side (0 keeps the file's size), steps, channels
-DEFAULTS = {"ci": (64, 40, 16), "cpu": (128, 1500, 64), "gpu": (0, 3000, 128)}
+DEFAULTS = {"ci": (64, 40, 16), "cpu": (128, 1500, 64), "gpu": (256, 3000, 128), "paper": (512, 3000, 128)}
 TASK_DEFAULTS = {"denoise": dict(lr=0.01, reg_noise=1 / 30), "inpaint": dict(lr=0.01, reg_noise=0.03),
                  "superres": dict(lr=0.01, reg_noise=0.03)}
 
@@ -26,7 +26,7 @@ def add_run_arguments(sub) -> None:
         p = sub.add_parser(task, help=f"run Deep Image Prior {task} on IMAGE")
         p.add_argument("image", help="a course image name (e.g. astronaut) or a path")
         p.add_argument("--out", required=True, help="folder for the results (must be new or empty, or use --overwrite)")
-        p.add_argument("--profile", choices=("ci", "cpu", "gpu"), help="sizes and steps (default: automatic)")
+        p.add_argument("--profile", choices=tuple(DEFAULTS), help="sizes and steps (default: automatic)")
         p.add_argument("--size", type=int, help="resize to SIZE x SIZE first (0: keep the file's size)")
         p.add_argument("--steps", type=int)
         p.add_argument("--channels", type=int, help="channels at every scale (the paper: 128)")
@@ -59,8 +59,12 @@ def _fail(message: str) -> int:
 def run_task(args) -> int:
     from . import images, masks, profiles
     from .classical import upscale
-    from .engine import DIPConfig, fit_dip, operators
-    from .engine.callbacks import write_history_csv
+
+    try:
+        from .engine import DIPConfig, fit_dip, operators
+        from .engine.callbacks import write_history_csv
+    except ImportError as exc:  # no usable Keras backend: say what to install
+        return _fail(str(exc))
     from .metrics import psnr
 
     out = Path(args.out)

@@ -28,15 +28,20 @@ def figure_png(fig, dpi: int = 90) -> bytes:
     return buf.getvalue()
 
 
-def control_view(draw, make_control, value):
-    """Show ``draw(value)`` (a function returning a figure) under an ipywidgets control that redraws it.
+def png_size(png: bytes) -> tuple[int, int]:
+    """(width, height) in pixels of a PNG, read from its header."""
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
 
-    ``make_control(w)`` builds the control from the ipywidgets module ``w``. Returns the widget box,
-    or ``None`` when ipywidgets is missing (then the figure is drawn once, for ``value``).
+
+def control_view(draw, make_control, value):
+    """``draw(value)`` (a function returning a figure) under an ipywidgets control that redraws it.
+
+    ``make_control(w)`` builds the control from the ipywidgets module ``w``. Returns the widget box:
+    make it the cell's last line (or pass it to ``display``) and it shows once. Without ipywidgets,
+    draws the figure once, for ``value``, and returns ``None``.
     """
     try:
         import ipywidgets as w
-        from IPython.display import display
     except ImportError:
         _show(draw(value))
         return None
@@ -44,13 +49,15 @@ def control_view(draw, make_control, value):
     image = w.Image(format="png")
 
     def update(v):
-        image.value = figure_png(draw(v))
+        png = figure_png(draw(v))
+        if not image.layout.width:  # the first picture's own size, kept: no stretching, no jumping
+            width, height = png_size(png)
+            image.layout = w.Layout(width=f"{width}px", height=f"{height}px", object_fit="contain")
+        image.value = png
 
     control.observe(lambda change: update(change["new"]), names="value")
     update(control.value)
-    box = w.VBox([control, image])
-    display(box)
-    return box
+    return w.VBox([control, image])
 
 
 def slider_view(draw, value: int, lo: int, hi: int, step: int = 1, label: str = "value"):

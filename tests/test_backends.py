@@ -76,6 +76,9 @@ def test_unknown_or_missing_backend_says_what_to_do(monkeypatch):
         backends.require_backend("torch")
     done = _run("import dip_helpers as dh; dh.fit_dip", "mxnet")
     assert done.returncode != 0 and "is not a backend the DIP engine runs on" in done.stderr
+    cli = subprocess.run([sys.executable, "-m", "dip_helpers", "denoise", "astronaut", "--out", "unused"],
+                         capture_output=True, text=True, env={**os.environ, "KERAS_BACKEND": "mxnet"})
+    assert cli.returncode == 2 and cli.stderr.startswith("error: KERAS_BACKEND='mxnet' is not a backend")
 
 
 NO_TENSORFLOW = textwrap.dedent("""

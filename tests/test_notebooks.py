@@ -144,6 +144,30 @@ def test_noise_slider_redraws_on_move():
     assert image.value != first and image.value[:4] == b"\x89PNG"
 
 
+def test_a_widget_shows_once_at_its_own_size(tmp_path):
+    """As the last line of a cell, a slider is one output (it used to be displayed and returned: two)."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import numpy as np, dip_helpers as dh\nbox = dh.noise_slider(np.full((16, 16, 3), 0.5, np.float32))\nbox")])
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    views = [o for o in nb.cells[0].outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert len(views) == 1 and len(nb.cells[0].outputs) == 1
+
+
+def test_widget_picture_keeps_its_pixel_size():
+    import numpy as np
+
+    from dip_helpers import widgets
+
+    box = widgets.noise_slider(np.full((16, 16, 3), 0.5, np.float32), sigma=10)
+    slider, image = box.children
+    width, height = widgets.png_size(image.value)
+    assert width > 100 and image.layout.width == f"{width}px" and image.layout.height == f"{height}px"
+    slider.value = 90
+    assert image.layout.width == f"{width}px"  # the same box on every move
+
+
 def test_noise_slider_works_without_ipywidgets(monkeypatch):
     import numpy as np
 

@@ -50,8 +50,8 @@ def test_bad_value_names_the_valid_ones(monkeypatch):
     monkeypatch.setenv("DIP_PROFILE", "fast")
     with pytest.raises(ValueError) as info:
         dh.get_profile()
-    assert "'fast'" in str(info.value) and "ci, cpu, gpu" in str(info.value)
-    with pytest.raises(ValueError, match="ci, cpu, gpu"):
+    assert "'fast'" in str(info.value) and "ci, cpu, gpu, paper" in str(info.value)
+    with pytest.raises(ValueError, match="ci, cpu, gpu, paper"):
         dh.set_profile("laptop")
 
 
@@ -62,3 +62,25 @@ def test_pick_and_describe():
     assert "cpu" in text and "DIP_PROFILE" in text and "set_profile" in text
     with pytest.raises(TypeError):
         p.pick(ci=1, cpu=2)  # every profile must get a value
+
+
+def test_paper_is_chosen_only_by_name(monkeypatch):
+    monkeypatch.setattr(profiles, "gpu_available", lambda: True)
+    assert dh.get_profile().name == "gpu"  # a GPU gets the Colab-sized profile, never the paper's
+    monkeypatch.setenv("DIP_PROFILE", "paper")
+    p = dh.get_profile()
+    assert p.name == "paper" and p.pick(ci=1, cpu=2, gpu=3, paper=4) == 4
+    assert p.pick(ci=1, cpu=2, gpu=3) == 3  # paper defaults to the gpu value
+    assert dh.set_profile("gpu").pick(ci=1, cpu=2, gpu=3, paper=4) == 3
+
+
+def test_expect_gives_a_verdict_and_raises_only_when_strict(monkeypatch, capsys):
+    p = dh.set_profile("cpu")
+    assert p.expect(True, "peak 25.7 dB", "no peak") is True
+    assert p.expect(False, "peak 25.7 dB", "no peak: try more steps") is False  # "Run all" goes on
+    out = capsys.readouterr().out
+    assert "✅ peak 25.7 dB" in out and "⚠ no peak: try more steps" in out
+    monkeypatch.setenv("DIP_STRICT", "1")
+    assert p.expect(True, "fine", "bad") is True
+    with pytest.raises(AssertionError, match="no peak"):
+        p.expect(False, "peak", "no peak")

@@ -70,16 +70,22 @@ class _Seeds:
 
 
 def conv(x, filters: int, size: int, stride: int = 1, pad: str = "reflection", downsample: str = "stride",
-         bias: bool = True, name: str = "conv", dtype=None, seeds=None):
-    """Padding + convolution (+ average pooling when ``downsample='avg'`` and ``stride`` > 1)."""
+         bias: bool = True, name: str = "conv", dtype=None, seeds=None, fan_in: int | None = None,
+         layer_types=(None, None)):
+    """Padding + convolution (+ average pooling when ``downsample='avg'`` and ``stride`` > 1).
+
+    ``fan_in`` (default: input channels x size^2) sets the starting weights' range; ``layer_types``:
+    the padding and convolution classes, ``ReflectionPad`` and ``Conv2D`` unless given.
+    """
+    pad_type, conv_type = layer_types[0] or ReflectionPad, layer_types[1] or layers.Conv2D
     seeds = seeds or _Seeds(0)
-    fan_in = x.shape[-1] * size * size
+    fan_in = fan_in or x.shape[-1] * size * size
     if size > 1 and pad == "reflection":
-        x = ReflectionPad((size - 1) // 2, name=f"{name}_pad", dtype=dtype)(x)
-    x = layers.Conv2D(filters, size, strides=stride if downsample == "stride" else 1,
-                      padding="valid" if pad == "reflection" else "same", use_bias=bias,
-                      kernel_initializer=UniformFanIn(fan_in, seeds()), bias_initializer=UniformFanIn(fan_in, seeds()),
-                      name=name, dtype=dtype)(x)
+        x = pad_type((size - 1) // 2, name=f"{name}_pad", dtype=dtype)(x)
+    x = conv_type(filters, size, strides=stride if downsample == "stride" else 1,
+                  padding="valid" if pad == "reflection" else "same", use_bias=bias,
+                  kernel_initializer=UniformFanIn(fan_in, seeds()), bias_initializer=UniformFanIn(fan_in, seeds()),
+                  name=name, dtype=dtype)(x)
     if stride > 1 and downsample == "avg":
         x = layers.AveragePooling2D(stride, name=f"{name}_avg", dtype=dtype)(x)
     return x
@@ -102,6 +108,13 @@ def conv_block(x, filters: int, size: int, stride: int = 1, pad: str = "reflecti
     """
     x = conv(x, filters, size, stride, pad, downsample, bias, name, dtype, seeds)
     return bn_act(x, bn, act, name, dtype)
+
+
+def join(skip, deeper, filters: int, size: int, i: int, **common):
+    """The skip branch joined to the deeper one (``concat{i}``), batch norm, then the convolution ``up{i}_a``."""
+    x = deeper if skip is None else layers.Concatenate(name=f"concat{i}", dtype=common.get("dtype"))([skip, deeper])
+    x = bn_act(x, common.get("bn", True), False, f"concat{i}", common.get("dtype"))
+    return conv_block(x, filters, size, name=f"up{i}_a", **common)
 
 
 def per_scale(value, n: int, what: str) -> list:
@@ -128,14 +141,16 @@ def skip_network(input_channels: int = 32, output_channels: int = 3, channels_do
                  channels_skip=(4,) * 5, filter_size_down: int = 3, filter_size_up: int = 3, filter_skip_size: int = 1,
                  pad: str = "reflection", upsample: str = "bilinear", downsample: str = "stride", need_sigmoid: bool = True,
                  need_bias: bool = True, need1x1_up: bool = True, batch_norm: bool = True, dtype=None, seed: int = 0,
-                 name: str = "skip") -> keras.Model:
+                 name: str = "skip", blocks=None) -> keras.Model:
     """Build the skip network; any input height and width that are multiples of ``2**scales``.
 
     ``channels_*`` give one number per scale (their common length is the number of
     scales); a skip count of 0 removes that skip connection. ``dtype="mixed_bfloat16"``
     computes the hidden layers in bfloat16 (the output layer stays float32). ``seed``
-    fixes the starting weights, the same on every backend.
+    fixes the starting weights, the same on every backend. ``blocks``: the two builders
+    ``(conv_block, join)``, this module's by default (:mod:`.tf_fast` passes its own).
     """
+    block, join_up = blocks or (conv_block, join)
     n = len(channels_down)
     up, skip = per_scale(channels_up, n, "channels_up"), per_scale(channels_skip, n, "channels_skip")
     check_options(pad, upsample, downsample, input_channels, output_channels)
@@ -144,23 +159,21 @@ def skip_network(input_channels: int = 32, output_channels: int = 3, channels_do
 
     def level(x, i):
         """Scale i: returns the feature map at the same size as x."""
-        deeper = conv_block(x, channels_down[i], filter_size_down, stride=2, downsample=downsample, name=f"down{i}_a",
-                            **common)
-        deeper = conv_block(deeper, channels_down[i], filter_size_down, name=f"down{i}_b", **common)
+        deeper = block(x, channels_down[i], filter_size_down, stride=2, downsample=downsample, name=f"down{i}_a",
+                       **common)
+        deeper = block(deeper, channels_down[i], filter_size_down, name=f"down{i}_b", **common)
         if i + 1 < n:
             deeper = level(deeper, i + 1)
         deeper = layers.UpSampling2D(2, interpolation=upsample, name=f"up{i}_resize", dtype=dtype)(deeper)
-        if skip[i]:
-            s = conv_block(x, skip[i], filter_skip_size, name=f"skip{i}", **common)
-            deeper = layers.Concatenate(name=f"concat{i}", dtype=dtype)([s, deeper])
-        y = bn_act(deeper, batch_norm, False, f"concat{i}", dtype)
-        y = conv_block(y, up[i], filter_size_up, name=f"up{i}_a", **common)
+        s = block(x, skip[i], filter_skip_size, name=f"skip{i}", **common) if skip[i] else None
+        y = join_up(s, deeper, up[i], filter_size_up, i, **common)
         if need1x1_up:
-            y = conv_block(y, up[i], 1, name=f"up{i}_b", **common)
+            y = block(y, up[i], 1, name=f"up{i}_b", **common)
         return y
 
     z = keras.Input((None, None, input_channels), name="z")
-    out = conv(level(z, 0), output_channels, 1, pad=pad, bias=need_bias, name="to_image", seeds=seeds)
+    out = block(level(z, 0), output_channels, 1, pad=pad, bias=need_bias, bn=False, act=False, name="to_image",
+                seeds=seeds)
     if need_sigmoid:
         out = layers.Activation("sigmoid", name="sigmoid")(out)
     return keras.Model(z, out, name=name)

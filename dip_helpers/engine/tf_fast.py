@@ -25,7 +25,8 @@ import tensorflow as tf
 from keras import layers
 
 from .model import DIP
-from .network import UniformFanIn, _Seeds, check_options, per_scale
+from . import network
+from .network import skip_network
 
 
 def reflect_pad(x, p: int):
@@ -113,18 +114,8 @@ def conv(x, filters: int, size: int, stride: int = 1, pad: str = "reflection", d
          bias: bool = True, name: str = "conv", dtype=None, fan_in: int | None = None, norm_follows: bool = False,
          seeds=None):
     """:func:`.network.conv` with the fast padding; ``norm_follows``: batch norm comes next (:class:`ConvBeforeNorm`)."""
-    seeds = seeds or _Seeds(0)
-    fan_in = fan_in or x.shape[-1] * size * size
-    if size > 1 and pad == "reflection":
-        x = ReflectionPad((size - 1) // 2, name=f"{name}_pad", dtype=dtype)(x)
-    conv_layer = ConvBeforeNorm if norm_follows else layers.Conv2D
-    x = conv_layer(filters, size, strides=stride if downsample == "stride" else 1,
-                   padding="valid" if pad == "reflection" else "same", use_bias=bias,
-                   kernel_initializer=UniformFanIn(fan_in, seeds()), bias_initializer=UniformFanIn(fan_in, seeds()),
-                   name=name, dtype=dtype)(x)
-    if stride > 1 and downsample == "avg":
-        x = layers.AveragePooling2D(stride, name=f"{name}_avg", dtype=dtype)(x)
-    return x
+    return network.conv(x, filters, size, stride, pad, downsample, bias, name, dtype, seeds, fan_in,
+                        layer_types=(ReflectionPad, ConvBeforeNorm if norm_follows else layers.Conv2D))
 
 
 def bn_act(x, bn: bool = True, act: bool = True, name: str = "conv", dtype=None):
@@ -161,44 +152,20 @@ def concat_conv(skip, deeper, filters: int, size: int, pad: str = "reflection", 
     return layers.Add(name=f"{name}_sum", dtype=dtype)(parts)
 
 
-def fast_skip_network(input_channels: int = 32, output_channels: int = 3, channels_down=(128,) * 5,
-                      channels_up=(128,) * 5, channels_skip=(4,) * 5, filter_size_down: int = 3, filter_size_up: int = 3,
-                      filter_skip_size: int = 1, pad: str = "reflection", upsample: str = "bilinear",
-                      downsample: str = "stride", need_sigmoid: bool = True, need_bias: bool = True,
-                      need1x1_up: bool = True, batch_norm: bool = True, dtype=None, seed: int = 0,
-                      name: str = "skip_fast") -> keras.Model:
+def join(skip, deeper, filters: int, size: int, i: int, pad="reflection", bias=True, bn=True, dtype=None, seeds=None):
+    """:func:`.network.join` with :func:`concat_conv` (no concatenation) and :class:`BatchNorm`."""
+    if skip is None:
+        y = conv(bn_act(deeper, bn, False, f"concat{i}"), filters, size, pad=pad, bias=bias, name=f"up{i}_a",
+                 dtype=dtype, norm_follows=bn, seeds=seeds)
+    else:
+        y = concat_conv(skip, deeper, filters, size, pad, bias, bn, f"up{i}_a", f"concat{i}", dtype, norm_follows=bn,
+                        seeds=seeds)
+    return bn_act(y, bn, True, f"up{i}_a", dtype)
+
+
+def fast_skip_network(*args, name: str = "skip_fast", **kwargs) -> keras.Model:
     """:func:`.network.skip_network` built from the pieces above: the same arguments, the same function."""
-    n = len(channels_down)
-    up, skip = per_scale(channels_up, n, "channels_up"), per_scale(channels_skip, n, "channels_skip")
-    check_options(pad, upsample, downsample, input_channels, output_channels)
-    seeds = _Seeds(seed)
-    common = dict(pad=pad, bias=need_bias, bn=batch_norm, dtype=dtype, seeds=seeds)
-
-    def level(x, i):
-        deeper = conv_block(x, channels_down[i], filter_size_down, stride=2, downsample=downsample, name=f"down{i}_a",
-                            **common)
-        deeper = conv_block(deeper, channels_down[i], filter_size_down, name=f"down{i}_b", **common)
-        if i + 1 < n:
-            deeper = level(deeper, i + 1)
-        deeper = layers.UpSampling2D(2, interpolation=upsample, name=f"up{i}_resize", dtype=dtype)(deeper)
-        if skip[i]:
-            s = conv_block(x, skip[i], filter_skip_size, name=f"skip{i}", **common)
-            y = concat_conv(s, deeper, up[i], filter_size_up, pad, need_bias, batch_norm, f"up{i}_a", f"concat{i}",
-                            dtype, norm_follows=batch_norm, seeds=seeds)
-        else:
-            y = conv(bn_act(deeper, batch_norm, False, f"concat{i}"), up[i], filter_size_up, pad=pad, bias=need_bias,
-                     name=f"up{i}_a", dtype=dtype, norm_follows=batch_norm, seeds=seeds)
-        y = bn_act(y, batch_norm, True, f"up{i}_a", dtype)
-        if need1x1_up:
-            y = conv_block(y, up[i], 1, name=f"up{i}_b", **common)
-        return y
-
-    z = keras.Input((None, None, input_channels), name="z")
-    out = conv_block(level(z, 0), output_channels, 1, bn=False, act=False, name="to_image", pad=pad, bias=need_bias,
-                     seeds=seeds)
-    if need_sigmoid:
-        out = layers.Activation("sigmoid", name="sigmoid")(out)
-    return keras.Model(z, out, name=name)
+    return skip_network(*args, name=name, blocks=(conv_block, join), **kwargs)
 
 
 def copy_stock_weights(stock: keras.Model, fast: keras.Model) -> keras.Model:

@@ -1,0 +1,311 @@
+"""The GPU check: everything the course needs measured on a GPU, in one call of about 8 minutes.
+
+Two steps (see benchmarks/README.md):
+
+    python benchmarks/gpu_check.py gather            # on the CPU machine: the wheels the GPU machine lacks
+    python benchmarks/gpu_check.py run --out $OUT    # on the GPU machine: install them, then measure
+
+``run`` does, in this order, while its time budget lasts (what is left is listed as skipped):
+
+1. prints the versions and the GPU;
+2. ``python -m dip_helpers bench`` at 512x512 (the paper's network) on the fastest backend it has,
+   and ``benchmarks/torch_reference.py --bench 512`` on the same GPU;
+3. the paper's denoising of F16 (512x512, sigma 25, 3000 steps), wall time with compilation;
+4. the precomputed runs with the paper's settings: notebook 05's 6000-step denoising, then 04's
+   four Figure-2 fits (``data/paper_runs/``, read by ``dip_helpers.paper_runs``);
+5. notebooks 04-07 executed in the ``gpu`` profile with nbclient, each one timed.
+
+It writes at most 8 files under ``--out``: ``report.json``, ``log.txt`` and the paper runs
+(``paper_runs/NAME.npz`` + ``.json``). ``--toy`` runs every step at toy size on a CPU (the test suite
+does, so that the script cannot rot).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WHEELS = ROOT / "benchmarks" / "wheels"
+#: what the GPU machine lacks (it has Python 3.12, JAX, PyTorch, NumPy, matplotlib, scikit-image, Pillow, tifffile),
+#: pinned to versions run together here (Keras 3.15.1 with JAX 0.10.2; the GPU machine has JAX 0.11)
+NEEDED = ["keras==3.15.1", "absl-py", "rich", "namex", "h5py", "optree", "tensorboardX", "protobuf", "ipywidgets",
+          "nbclient", "nbformat", "ipykernel"]
+F16 = ["benchmarks/wheels/denoising_F16_GT.png", "shared/benchmarks/dip_paper/denoising_F16_GT.png",
+       "../shared/benchmarks/dip_paper/denoising_F16_GT.png"]  # gather copies it beside the wheels: it travels with them
+
+
+def gather(dest: Path = WHEELS, python: str = "3.12") -> int:
+    """Download the wheels of :data:`NEEDED` and their dependencies for Linux x86-64, CPython ``python``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--python-version", python,
+           "--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_17_x86_64",
+           "--platform", "manylinux_2_28_x86_64", "-d", str(dest), *NEEDED]
+    done = subprocess.run(cmd)
+    have = {"numpy", "jax", "jaxlib", "ml_dtypes", "scipy", "pillow", "matplotlib", "packaging", "typing_extensions",
+            "opt_einsum", "contourpy", "cycler", "fonttools", "kiwisolver", "pyparsing", "python_dateutil", "six"}
+    for wheel in dest.glob("*.whl"):  # the GPU machine has these: carrying them would only risk a clash
+        if wheel.name.split("-")[0].lower() in have:
+            wheel.unlink()
+    for candidate in F16[1:]:  # the test image (not the course's: its licence is unclear) travels with the wheels
+        if (ROOT / candidate).is_file():
+            shutil.copy(ROOT / candidate, dest / Path(candidate).name)
+            break
+    size = sum(w.stat().st_size for w in dest.glob("*.whl")) / 2**20
+    print(f"{len(list(dest.glob('*.whl')))} wheels, {size:.1f} MiB in {dest}")
+    return done.returncode
+
+
+class Check:
+    """Runs the steps, keeps the report and the log, and watches the time budget."""
+
+    def __init__(self, out: Path, budget: float, toy: bool, install: bool):
+        self.out, self.budget, self.toy, self.install, self.start = out, budget, toy, install, time.perf_counter()
+        self.report = {"toy": toy, "skipped": [], "failed": {}}
+        out.mkdir(parents=True, exist_ok=True)
+        self.log = (out / "log.txt").open("w")
+
+    def say(self, *parts):
+        line = " ".join(str(p) for p in parts)
+        print(line, flush=True)
+        self.log.write(line + "\n")
+        self.log.flush()
+
+    def left(self) -> float:
+        return self.budget - (time.perf_counter() - self.start)
+
+    def step(self, name: str, need: float, fn):
+        """Run ``fn`` if about ``need`` seconds are left; keep its result (or its error) in the report."""
+        if self.left() < need:
+            self.report["skipped"].append(name)
+            self.say(f"--- {name}: skipped ({self.left():.0f} s left, about {need:.0f} s needed)")
+            return
+        self.say(f"--- {name}")
+        t = time.perf_counter()
+        try:
+            self.report[name] = fn()
+        except Exception as exc:  # keep going: one failure must not cost the rest of the window
+            self.report["failed"][name] = f"{type(exc).__name__}: {exc}"
+            self.say(f"{name} failed: {type(exc).__name__}: {exc}")
+        self.say(f"{name}: {time.perf_counter() - t:.1f} s")
+        self.save()
+
+    def save(self):
+        self.report["seconds"] = round(time.perf_counter() - self.start, 1)
+        (self.out / "report.json").write_text(json.dumps(self.report, indent=1, default=str))
+
+    def run_json(self, cmd, env=None) -> dict:
+        done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=ROOT)
+        self.log.write(done.stderr[-4000:])
+        if done.returncode:
+            raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}")
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def install(check: Check) -> dict:
+    """Unpack the carried wheels into a folder of their own, first on the path of this process and of every
+    process it starts (not in ``--toy`` mode); the course itself is used from the working tree."""
+    if not check.install or not WHEELS.is_dir():
+        return {"wheels": "none installed: using what is there"}
+    wheels, site = sorted(map(str, WHEELS.glob("*.whl"))), ROOT / "benchmarks" / ".gpu_site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps", "--target", str(site),
+                    *wheels], check=True)
+    sys.path.insert(0, str(site))
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(site), os.environ["PYTHONPATH"]])
+    return {"wheels": len(wheels), "into": str(site)}
+
+
+def versions() -> dict:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version(), "machine": platform.machine()}
+    for name in ("keras", "jax", "jaxlib", "torch", "numpy", "tensorflow", "tensorflow-cpu", "nbclient", "ipywidgets"):
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            out[name] = None
+    try:
+        out["nvidia-smi"] = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total,driver_version",
+                                            "--format=csv,noheader"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        out["nvidia-smi"] = None
+    return out
+
+
+def fastest_backend() -> str:
+    """JAX where it sees a GPU, else PyTorch with CUDA, else TensorFlow, else JAX on the CPU."""
+    import importlib.util
+
+    if importlib.util.find_spec("jax"):
+        import jax
+
+        if any(d.platform == "gpu" for d in jax.devices()):
+            return "jax"
+    if importlib.util.find_spec("torch"):
+        import torch
+
+        if torch.cuda.is_available():
+            return "torch"
+    return "tensorflow" if importlib.util.find_spec("tensorflow") else "jax"
+
+
+def benchmarks(check: Check, backend: str) -> dict:
+    size, steps = (64, 2) if check.toy else (512, 20)
+    out = {"engine": check.run_json([sys.executable, "-m", "dip_helpers", "bench", "--size", str(size), "--steps",
+                                     str(steps), "--json"] + (["--channels", "8"] if check.toy else []),
+                                    env={"KERAS_BACKEND": backend})}
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        out["torch_reference"] = "PyTorch is not installed here"
+        return out
+    out["torch_reference"] = check.run_json([sys.executable, "benchmarks/torch_reference.py", "--bench", str(size),
+                                             "--steps", str(3 if check.toy else 50)])
+    out["speedup_over_torch"] = round(out["torch_reference"]["ms_per_step"] / out["engine"]["ms_per_step"], 2)
+    return out
+
+
+def load_f16(size: int):
+    import dip_helpers as dh
+
+    for candidate in F16:
+        if (ROOT / candidate).is_file():
+            return dh.load_image(ROOT / candidate, size=size), candidate
+    return dh.load_image("astronaut", size=size), "astronaut (F16 not found)"
+
+
+def f16_denoising(check: Check) -> dict:
+    import dip_helpers as dh
+
+    size, steps = (32, 6) if check.toy else (512, 3000)
+    clean, source = load_f16(size)
+    noisy = dh.add_gaussian_noise(clean, 25, seed=0)
+    cfg = dh.DIPConfig(steps=steps, **({"channels": 8, "input_channels": 8} if check.toy else {}))
+    t = time.perf_counter()
+    r = dh.fit_dip(noisy, config=cfg, truth=clean, verbose=False)
+    return {"image": source, "wall_s_with_compilation": round(time.perf_counter() - t, 1),
+            "fit_seconds": round(r.seconds, 1), "psnr_noisy": round(dh.psnr(clean, noisy), 2),
+            **{k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.summary().items()}}
+
+
+def about(config, check: Check, **more) -> dict:
+    import dataclasses
+
+    import keras
+
+    from dip_helpers.bench import device_name
+    from dip_helpers.engine import ENGINE_VERSION
+
+    return {"engine_version": ENGINE_VERSION, "backend": keras.backend.backend(), "gpu": device_name(),
+            "date": time.strftime("%Y-%m-%d"), "settings": dataclasses.asdict(config), "toy": check.toy,
+            "made_by": "benchmarks/gpu_check.py", **more}
+
+
+def paper_run_05(check: Check) -> dict:
+    """Notebook 05's experiment with the paper's settings: astronaut 512x512, sigma 25, 6000 steps."""
+    import dip_helpers as dh
+    from dip_helpers.images import resample
+
+    size, steps = (32, 8) if check.toy else (512, 6000)
+    x = dh.load_image("astronaut", size=size)
+    noisy = dh.add_gaussian_noise(x, 25, seed=0)
+    cfg = dh.DIPConfig(steps=steps, snapshot_every=max(1, steps // 12),
+                       **({"channels": 8, "input_channels": 8} if check.toy else {}))
+    r = dh.fit_dip(noisy, config=cfg, truth=x, verbose=False)
+    keep = sorted(r.snapshots)[:: max(1, len(r.snapshots) // 6)] + [max(r.snapshots)]
+    thumb = lambda a: resample(a, (min(size, 256),) * 2, "lanczos") if size > 256 else a  # noqa: E731
+    arrays = {k: r.history[k] for k in ("loss", "psnr_measured", "psnr_truth", "psnr_ema")}
+    arrays.update({f"snapshot_{s}": thumb(r.snapshots[s]) for s in sorted(set(keep))})
+    arrays.update(noisy=thumb(noisy), average=thumb(r.average))
+    info = about(cfg, check, image="astronaut", sigma=25, seed=0, es_step=r.es_step, seconds=round(r.seconds, 1))
+    dh.paper_runs.save_paper_run("05_denoising", arrays, info, check.out / "paper_runs")
+    return {**r.summary(), "snapshots": sorted(set(keep))}
+
+
+def paper_run_04(check: Check) -> dict:
+    """Notebook 04's four fits (image, image + noise, shuffled pixels, white noise) with the paper's network."""
+    import numpy as np
+
+    import dip_helpers as dh
+
+    size, steps = (32, 4) if check.toy else (512, 2400)
+    x = dh.load_image("astronaut", size=size)
+    rng = np.random.default_rng(0)
+    targets = {"image": x, "image + noise": dh.add_gaussian_noise(x, 25, seed=0),
+               "shuffled pixels": rng.permutation(x.reshape(-1, 3)).reshape(x.shape),
+               "white noise": rng.random(x.shape).astype(np.float32)}
+    cfg = dh.DIPConfig(steps=steps, reg_noise_std=0.0, **({"channels": 8, "input_channels": 8} if check.toy else {}))
+    losses = {name: dh.fit_dip(t, config=cfg, verbose=False).history["loss"] for name, t in targets.items()}
+    dh.paper_runs.save_paper_run("04_figure2", losses, about(cfg, check, image="astronaut"), check.out / "paper_runs")
+    return {name: float(v[-1]) for name, v in losses.items()}
+
+
+def notebooks(check: Check, names) -> dict:
+    import nbformat
+    from nbclient import NotebookClient
+
+    times = {}
+    for name in names:
+        path = sorted((ROOT / "notebooks").glob(f"{name}_*.ipynb"))[0]
+        nb = nbformat.read(path, as_version=4)
+        os.environ["DIP_PROFILE"] = "ci" if check.toy else "gpu"
+        t = time.perf_counter()
+        try:
+            NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+            times[path.name] = round(time.perf_counter() - t, 1)
+        except Exception as exc:
+            times[path.name] = f"failed after {time.perf_counter() - t:.0f} s: {type(exc).__name__}"
+        check.say(path.name, times[path.name])
+    return times
+
+
+def run(out: Path, budget: float, toy: bool, notebook_names, backend: str | None = None, install_wheels=None) -> int:
+    check = Check(out, budget, toy, not toy if install_wheels is None else install_wheels)
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))  # kernels too
+    sys.path.insert(0, str(ROOT))
+    check.step("install", 60, lambda: install(check))
+    check.step("versions", 0, versions)
+    backend = backend or fastest_backend()
+    os.environ["KERAS_BACKEND"] = backend
+    check.report["backend"] = backend
+    check.say("backend:", backend)
+    check.step("bench_512", 60, lambda: benchmarks(check, backend))
+    check.step("f16_3000_steps", 45, lambda: f16_denoising(check))
+    check.step("paper_run_05", 90, lambda: paper_run_05(check))
+    check.step("paper_run_04", 100, lambda: paper_run_04(check))
+    check.step("notebooks_gpu_profile", 60 * len(notebook_names), lambda: notebooks(check, notebook_names))
+    check.save()
+    files = [p for p in out.rglob("*") if p.is_file()]
+    check.say(f"done in {check.report['seconds']} s; {len(files)} files in {out}")
+    check.log.close()
+    return 0 if not check.report["failed"] else 1
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    g = sub.add_parser("gather", help="download the wheels the GPU machine lacks (run where PyPI is reachable)")
+    g.add_argument("--dest", type=Path, default=WHEELS)
+    r = sub.add_parser("run", help="install the wheels and measure (on the GPU machine)")
+    r.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "gpu_check_out")))
+    r.add_argument("--budget", type=float, default=480, help="seconds for all the steps (default 480)")
+    r.add_argument("--toy", action="store_true", help="every step at toy size, on any machine")
+    r.add_argument("--notebooks", nargs="*", default=["04", "05", "06", "07"])
+    r.add_argument("--backend", choices=("jax", "torch", "tensorflow"), help="default: the fastest one here")
+    r.add_argument("--install", action=argparse.BooleanOptionalAction, default=None,
+                   help="install the carried wheels first (default: yes, except with --toy)")
+    a = p.parse_args(argv)
+    if a.command == "gather":
+        return gather(a.dest)
+    return run(a.out, a.budget, a.toy, a.notebooks, a.backend, a.install)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
