@@ -12,11 +12,12 @@ NO_BROWSER := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell un
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)
 STAMP := $(VENV)/.installed-$(TF_EXTRA)
 
-.PHONY: lab test test-backends fmt install clean help
+.PHONY: lab test test-cpu test-backends fmt install clean help
 
 help:
 	@echo "make lab   - install (first time) and open JupyterLab on notebooks/ (PORT=$(PORT))"
 	@echo "make test  - unit tests + every notebook under nbval in the ci profile, then the engine on JAX"
+	@echo "make test-cpu - every notebook in the cpu profile; a run that misses its effect fails (about 15 min)"
 	@echo "make test-backends - the engine on TensorFlow, JAX and PyTorch (needs: pip install torch)"
 	@echo "make fmt   - put notebooks in canonical form, re-stamp buttons"
 
@@ -38,6 +39,11 @@ test: $(STAMP)
 		--nbval-cell-timeout=900 --timeout=1800 -p no:cacheprovider -ra
 	KERAS_BACKEND=jax DIP_PROFILE=ci MPLBACKEND=Agg $(BIN)/python -m pytest tests/test_engine.py \
 		--timeout=1800 -p no:cacheprovider -ra
+
+# every notebook in the cpu profile, each check strict: what a laptop run must show (not part of make test)
+test-cpu: $(STAMP)
+	DIP_PROFILE=cpu DIP_STRICT=1 MPLBACKEND=Agg $(BIN)/python -m pytest notebooks --nbval-lax --nbval-current-env \
+		--nbval-cell-timeout=1800 --timeout=7200 -p no:cacheprovider -ra
 
 # the engine's tests on PyTorch too, and the three backends compared (install torch in .venv first)
 test-backends: $(STAMP)

@@ -42,17 +42,25 @@ def stderr_without(lines=BANNER):
 
 
 class _QuietTensorFlow(importlib.abc.MetaPathFinder):
-    """Finds ``tensorflow`` once, and runs its module code inside :func:`stderr_without`."""
+    """Finds ``tensorflow`` until it is imported, and runs its module code inside :func:`stderr_without`.
+
+    A mere look-up (``importlib.util.find_spec``, as the engine's backend check does) leaves it in place.
+    """
 
     def find_spec(self, name, path=None, target=None):
         if name != "tensorflow":
             return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(name)
+        sys.meta_path.remove(self)  # find the real spec without finding ourselves again
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            sys.meta_path.insert(0, self)
         if spec is not None and spec.loader is not None:
             run = spec.loader.exec_module
 
             def exec_module(module):
+                if self in sys.meta_path:
+                    sys.meta_path.remove(self)  # once imported, nothing more to quiet
                 with stderr_without():
                     run(module)
 

@@ -96,11 +96,14 @@ def test_make_lab_honours_port_and_headless():
     assert ("--allow-root" in out) == (os.getuid() == 0)
 
 
-def test_tensorflow_start_up_lines_stay_out_and_other_stderr_gets_through():
+@pytest.mark.parametrize("first", ["import tensorflow as tf", "import dip_helpers.engine; import tensorflow as tf"],
+                         ids=["directly", "through-the-engine"])
+def test_tensorflow_start_up_lines_stay_out_and_other_stderr_gets_through(first):
+    """Also when the engine's backend check looks TensorFlow up (find_spec) before Keras imports it."""
     import sys
 
-    code = "import os, dip_helpers, tensorflow as tf; tf.constant(1) + 1; os.write(2, b'after the import\\n')"
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    code = f"import os, dip_helpers; {first}; tf.constant(1) + 1; os.write(2, b'after the import\\n')"
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "KERAS_BACKEND")}
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "oneDNN custom operations" not in r.stderr and "InitializeLog" not in r.stderr
