@@ -49,8 +49,8 @@ def gather(dest: Path = WHEELS, python: str = "3.12") -> int:
            "--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_17_x86_64",
            "--platform", "manylinux_2_28_x86_64", "-d", str(dest), *NEEDED]
     done = subprocess.run(cmd)
-    have = {"numpy", "jax", "jaxlib", "ml_dtypes", "scipy", "pillow", "matplotlib", "packaging", "typing_extensions",
-            "opt_einsum", "contourpy", "cycler", "fonttools", "kiwisolver", "pyparsing", "python_dateutil", "six"}
+    have = {"numpy", "jax", "jaxlib", "ml_dtypes", "scipy", "pillow", "matplotlib", "opt_einsum", "contourpy", "cycler",
+            "fonttools", "kiwisolver", "pyparsing", "python_dateutil", "six"}
     for wheel in dest.glob("*.whl"):  # the GPU machine has these: carrying them would only risk a clash
         if wheel.name.split("-")[0].lower() in have:
             wheel.unlink()

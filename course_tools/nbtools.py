@@ -138,10 +138,12 @@ def structure_problems(path: Path) -> list[str]:
         problems.append("there must be exactly one '# Setup' cell")
     headings = [(i, c.source.splitlines()[0]) for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.startswith("## ")]
     names = [h for _, h in headings]
-    if "## Summary" not in names or "## Exercises" not in names:
-        problems.append("the notebook must end with '## Summary' then '## Exercises' sections")
-    elif names[-2:] != ["## Summary", "## Exercises"]:
-        problems.append("'## Summary' and '## Exercises' must be the last two sections, in that order")
+    if not {"## Summary", "## Exercises", "## References"} <= set(names):
+        problems.append("the notebook must end with '## Summary', '## Exercises' and '## References' sections")
+    elif names[-3:] != ["## Summary", "## Exercises", "## References"]:
+        problems.append("'## Summary', '## Exercises' and '## References' must be the last three sections, in that order")
+    elif not re.search(r"arXiv:1711\.10925", cells[headings[-1][0]].source):
+        problems.append("the references must cite the paper (arXiv:1711.10925)")
     if cells[-1].metadata.get(TAG) != "next":
         problems.append("the last cell must be the generated link to the next notebook (run make fmt)")
     for i, c in enumerate(cells):

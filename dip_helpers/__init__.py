@@ -27,7 +27,7 @@ from .images import (  # noqa: E402
 )
 from . import metrics  # noqa: E402
 from .metrics import mse, psnr, psnr_y, ssim
-from .plotting import plot_noisy, show_images
+from .plotting import plot_noisy, plot_skip_network, show_images
 from .profiles import Profile, get_profile, set_profile
 from .widgets import choice_view, noise_slider, slider_view
 
@@ -54,6 +54,6 @@ def __getattr__(name):
 __all__ = [
     "Profile", "add_gaussian_noise", "available_images", "center_crop", "data_dir", "exercises",
     "fit_to_multiple", "gaussian_noise", "get_profile", "load_image", "mse", "noise_slider",
-    "plot_noisy", "psnr", "psnr_y", "metrics", "resize_image", "save_image", "set_profile", "show_images", "ssim", "choice_view", "slider_view",
+    "plot_noisy", "plot_skip_network", "psnr", "psnr_y", "metrics", "resize_image", "save_image", "set_profile", "show_images", "ssim", "choice_view", "slider_view",
     "to_float_image", *_LAZY,
 ]

@@ -262,3 +262,29 @@ def check_missing_psnr(my_missing_psnr) -> bool | None:
     want = psnr(x[sel], y[sel])
     return _verdict(math.isclose(float(got), want, abs_tol=1e-6), f"Right: {want:.3f} dB on the missing pixels.",
                     f"{float(got):.3f} dB is not it ({want:.3f} expected): keep only the values where the mask is 0.")
+
+
+def check_dip_curve(losses, engine_losses, name: str = "your loop") -> bool | None:
+    """Compare a hand-written DIP run's per-step ``losses`` with the engine's on the same seed and settings.
+
+    Steps 1 and 2 must agree within 0.1% (the same network, input, loss and first Adam step). After that,
+    rounding differs between an eager loop and the engine's compiled step and training amplifies it, so only
+    the end is compared: the mean of the last 10 losses within 20%.
+    """
+    if not _attempted(losses, name):
+        return None
+    got, want = np.asarray(losses, np.float64).ravel(), np.asarray(engine_losses, np.float64).ravel()
+    if got.shape != want.shape:
+        return _verdict(False, "", f"{name} has {got.size} losses, the engine {want.size}: run as many steps.")
+    if not math.isclose(got[0], want[0], rel_tol=1e-3):
+        return _verdict(False, "", f"step 1: {name} has loss {got[0]:.5f}, the engine {want[0]:.5f}. Same network "
+                        "(seed 0), same z (seed 0), and the loss is the mean of (f(z) - x0)^2, not the sum?")
+    if not math.isclose(got[1], want[1], rel_tol=1e-3):
+        return _verdict(False, "", f"step 2: {name} has loss {got[1]:.5f}, the engine {want[1]:.5f}: the first Adam "
+                        "step differs. Adam with learning rate 0.01, applied to net.trainable_variables?")
+    end, end_want = got[-10:].mean(), want[-10:].mean()
+    return _verdict(bool(abs(end - end_want) <= 0.2 * end_want),
+                    f"{name} starts where the engine starts (steps 1-2 within 0.1%) and ends at loss {end:.5f} against "
+                    f"the engine's {end_want:.5f}.",
+                    f"{name} starts right but ends at loss {end:.5f} against the engine's {end_want:.5f}: the same "
+                    "number of steps, and no input noise (noise_std = 0) in both?")

@@ -53,3 +53,53 @@ def plot_noisy(image, sigma: float = 25, seed: int = 0):
         [image, shown_eps, noisy],
         ["clean x", f"noise eps (sigma = {sigma:g}/255, x2)", f"x0: PSNR {psnr(image, noisy):.2f} dB, SSIM {ssim(image, noisy):.3f}"],
     )
+
+
+def plot_skip_network(model, size=(512, 512)):
+    """Draw a skip network (from ``skip_network``) as a U, read from its layers: one row per scale, the encoder on
+    the left, the decoder on the right, the skip connections across, with channels and sizes for an input of
+    ``size`` = (H, W). Returns the figure."""
+    layers = {layer.name: layer for layer in model.layers}
+    n = sum(1 for name in layers if name.startswith("down") and name.endswith("_a"))
+    down = [layers[f"down{i}_a"].filters for i in range(n)]
+    skip = [layers[f"skip{i}"].filters if f"skip{i}" in layers else 0 for i in range(n)]
+    up = [layers[f"up{i}_b"].filters if f"up{i}_b" in layers else layers[f"up{i}_a"].filters for i in range(n)]
+    resize = [layers[f"up{i}_resize"].interpolation for i in range(n)]
+    c_in = [model.input_shape[-1]] + down[:-1]
+    hw = [(size[0] // 2**i, size[1] // 2**i) for i in range(n + 1)]
+    fig, ax = plt.subplots(figsize=(11, 1.25 * (n + 2)))
+    box = dict(boxstyle="round,pad=0.35", fc="#e8f0fb", ec="#4a6fa5")
+    arrow = dict(arrowstyle="->", color="#555", lw=1.2)
+    left, right, mid = 0.0, 8.0, 4.0
+    for i in range(n):
+        y = -1.3 * i
+        ax.annotate("", (left, y - 1.05), (left, y - 0.25), arrowprops=arrow) if i + 1 < n else None
+        ax.text(left, y, f"{'z' if i == 0 else f'scale {i}'}: {hw[i][0]}×{hw[i][1]}, {c_in[i]} ch", ha="center",
+                va="center", bbox=box, fontsize=9)
+        concat = f"{skip[i]} + {up[i + 1] if i + 1 < n else down[i]} ch" if skip[i] else f"{up[i + 1] if i + 1 < n else down[i]} ch"
+        ax.text(right, y, f"concat {concat}\n3×3, 1×1 conv → {up[i]} ch, {hw[i][0]}×{hw[i][1]}", ha="center", va="center",
+                bbox=dict(box, fc="#fbf0e8", ec="#a56f4a"), fontsize=9)
+        if skip[i]:
+            ax.annotate("", (right - 1.25, y), (left + 1.25, y), arrowprops=dict(arrow, color="#a56f4a", ls="--"))
+            ax.text(mid, y + 0.12, f"skip: 1×1 conv, {skip[i]} ch", ha="center", fontsize=8, color="#a56f4a")
+        else:
+            ax.text(mid, y + 0.12, "no skip", ha="center", fontsize=8, color="#999")
+        ax.text(left - 0.15, y - 0.65, f"3×3 conv stride 2,\n3×3 conv: {down[i]} ch", ha="right", va="center", fontsize=8)
+        ax.text(right + 0.15, y - 0.65, f"×2 upsampling\n({resize[i]})", ha="left", va="center", fontsize=8)
+        if i + 1 < n:
+            ax.annotate("", (right, y - 0.3), (right, y - 1.0), arrowprops=arrow)
+    y = -1.3 * (n - 1) - 1.3
+    ax.text(mid, y, f"deepest: {hw[n][0]}×{hw[n][1]}, {down[-1]} ch", ha="center", va="center", bbox=box, fontsize=9)
+    ax.annotate("", (mid - 1.2, y + 0.1), (left, y + 1.05), arrowprops=arrow)
+    ax.annotate("", (right, y + 1.05), (mid + 1.2, y + 0.1), arrowprops=arrow)
+    out = layers["to_image"].filters
+    ax.text(right, 1.1, f"image: {hw[0][0]}×{hw[0][1]}, {out} ch", ha="center", va="center",
+            bbox=dict(box, fc="#eaf7ea", ec="#4a8a4a"), fontsize=9)
+    ax.annotate("", (right, 0.85), (right, 0.35), arrowprops=arrow)
+    ax.text(right + 0.15, 0.6, "1×1 conv, sigmoid", ha="left", va="center", fontsize=8)
+    ax.set_xlim(-3.2, 11.2)
+    ax.set_ylim(y - 0.7, 1.6)
+    ax.axis("off")
+    ax.set_title(f"{model.name}: {n} scales, every convolution followed by batch norm and LeakyReLU(0.2)", fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -196,3 +196,17 @@ def test_inpainting_near_misses():
     assert exercises.check_square_hole(_todo) is None
     assert exercises.check_missing_psnr(lambda x, y, m: nb06.my_missing_psnr(x, y, 1 - m)) is False  # known pixels
     assert exercises.check_missing_psnr(_todo) is None
+
+
+def test_dip_curve_check_and_its_near_misses():
+    rng = np.random.default_rng(0)
+    engine = 0.1 * np.exp(-np.arange(50) / 15) + 0.01
+    drift = engine * (1 + np.r_[np.zeros(2), 0.05 * rng.standard_normal(48)])  # rounding, amplified after step 2
+    assert exercises.check_dip_curve(drift, engine) is True
+    assert exercises.check_dip_curve(engine * 3 * 64 * 64, engine) is False  # the sum instead of the mean
+    slow = engine.copy()
+    slow[1:] = engine[0] - 0.1 * (engine[0] - engine[1:])  # a learning rate ten times too small
+    assert exercises.check_dip_curve(slow, engine) is False
+    assert exercises.check_dip_curve(np.r_[engine[:2], engine[2:] * 1.5], engine) is False  # ends elsewhere
+    assert exercises.check_dip_curve(engine[:-1], engine) is False  # a step short
+    assert exercises.check_dip_curve(None, engine) is None

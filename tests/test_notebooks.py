@@ -37,6 +37,21 @@ def test_structure(path):
     assert course.colab_url(rel) in nb.cells[1].source and course.github_url(rel) in nb.cells[1].source
 
 
+def test_every_notebook_ends_with_references_to_the_paper(tmp_path):
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        refs = nb.cells[-2]
+        assert refs.source.startswith("## References") and "arXiv:1711.10925" in refs.source, path.name
+        assert "github.com/DmitryUlyanov/deep-image-prior" in refs.source, path.name
+    nb = nbformat.read(NOTEBOOKS[5], as_version=4)
+    nb.cells[-2].source = "## References\n\n- somebody else"
+    nbformat.write(nb, tmp_path / NOTEBOOKS[5].name)
+    assert "the references must cite the paper (arXiv:1711.10925)" in nbtools.structure_problems(tmp_path / NOTEBOOKS[5].name)
+    del nb.cells[-2]
+    nbformat.write(nb, tmp_path / NOTEBOOKS[5].name)
+    assert any("'## References'" in p for p in nbtools.structure_problems(tmp_path / NOTEBOOKS[5].name))
+
+
 def test_next_links_follow_the_order():
     for i, path in enumerate(NOTEBOOKS):
         last = nbformat.read(path, as_version=4).cells[-1].source
@@ -51,7 +66,7 @@ def test_structure_check_catches_broken_notebooks(tmp_path):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"no title {i}") for i in range(9)])
     nbformat.write(nb, bad)
     problems = " ".join(nbtools.structure_problems(bad))
-    for words in ("title", "buttons", "Learning goals", "Setup", "Summary", "next"):
+    for words in ("title", "buttons", "Learning goals", "Setup", "Summary", "References", "next"):
         assert words in problems
 
 

@@ -1,0 +1,27 @@
+"""Pictures drawn from data: the skip-network diagram reads the model's own layers."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import dip_helpers as dh  # noqa: E402
+
+
+def _texts(fig):
+    return [t.get_text() for t in fig.axes[0].texts]
+
+
+def test_diagram_of_the_paper_network():
+    texts = " | ".join(_texts(dh.plot_skip_network(dh.skip_network(), size=(512, 384))))
+    assert "z: 512×384, 32 ch" in texts and "deepest: 16×12, 128 ch" in texts and "image: 512×384, 3 ch" in texts
+    assert texts.count("skip: 1×1 conv, 4 ch") == 5 and texts.count("(bilinear)") == 5
+    assert "concat 4 + 128 ch" in texts and "scale 4: 32×24, 128 ch" in texts
+
+
+def test_diagram_follows_the_knobs():
+    net = dh.skip_network(8, 1, (16, 24, 32), (12, 20, 28), (4, 0, 2), upsample="nearest")
+    texts = " | ".join(_texts(dh.plot_skip_network(net, size=(64, 64))))
+    assert "z: 64×64, 8 ch" in texts and "scale 1: 32×32, 16 ch" in texts and "scale 2: 16×16, 24 ch" in texts
+    assert "deepest: 8×8, 32 ch" in texts and "image: 64×64, 1 ch" in texts
+    assert "skip: 1×1 conv, 4 ch" in texts and "no skip" in texts and "skip: 1×1 conv, 2 ch" in texts
+    assert "concat 2 + 32 ch" in texts and "concat 4 + 20 ch" in texts and texts.count("(nearest)") == 3
