@@ -176,12 +176,22 @@ def check_steps_to_reach(my_steps_to_reach) -> bool | None:
     return _verdict(True, "my_steps_to_reach is right on every case.", "")
 
 
-def check_figure2_order(answer) -> bool | None:
-    """Check the order in which the four targets of the paper's Figure 2 are fitted, fastest first."""
+def check_figure2_order(answer, curves=None) -> bool | None:
+    """Check the order in which the four targets of the paper's Figure 2 are fitted, fastest first.
+
+    ``curves`` (target name -> per-step losses): judge the answer against these curves, ordered by their final
+    loss; without them, against the paper's order.
+    """
     if not _attempted(answer, "the order"):
         return None
-    return _verdict(list(answer) == FIGURE2_ORDER, "Right: structure first, noise last.",
-                    f"Not quite. Look at the curves again: which target reaches a low loss first? (options: {FIGURE2_ORDER})")
+    if curves is None:
+        return _verdict(list(answer) == FIGURE2_ORDER, "Right: structure first, noise last.",
+                        f"Not quite. Look at the curves again: which target reaches a low loss first? (options: {FIGURE2_ORDER})")
+    final = {name: float(np.asarray(loss)[-1]) for name, loss in curves.items()}
+    want = sorted(final, key=final.get)
+    same_as_paper = " — the paper's order too" if want == FIGURE2_ORDER else " (the paper's order differs: look why)"
+    return _verdict(list(answer) == want, f"Right: your curves end in this order{same_as_paper}.",
+                    f"Not what your curves show: ordered by their final loss they give {want}.")
 
 
 def check_ema(my_ema) -> bool | None:

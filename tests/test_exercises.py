@@ -156,6 +156,13 @@ def test_figure2_and_denoising_near_misses():
     assert exercises.check_steps_to_reach(_todo) is None
     assert exercises.check_figure2_order(None) is None
     assert exercises.check_figure2_order(["image", "shuffled pixels", "image + noise", "white noise"]) is False
+    curves = {"image": [0.1, 0.002], "image + noise": [0.1, 0.007], "shuffled pixels": [0.1, 0.03],
+              "white noise": [0.1, 0.02]}  # a run where white noise ended below the shuffled pixels
+    theirs = ["image", "image + noise", "white noise", "shuffled pixels"]
+    assert exercises.check_figure2_order(theirs, curves) is True  # the student's own curves decide
+    assert exercises.check_figure2_order(nb04.ORDER, curves) is False
+    curves["white noise"] = [0.1, 0.05]
+    assert exercises.check_figure2_order(nb04.ORDER, curves) is True
 
     def swapped(frames, decay):  # decay on the new frame instead of the average
         avg = frames[0]
@@ -210,3 +217,27 @@ def test_dip_curve_check_and_its_near_misses():
     assert exercises.check_dip_curve(np.r_[engine[:2], engine[2:] * 1.5], engine) is False  # ends elsewhere
     assert exercises.check_dip_curve(engine[:-1], engine) is False  # a step short
     assert exercises.check_dip_curve(None, engine) is None
+
+
+def test_every_open_exercise_has_a_model_answer():
+    import importlib
+
+    import nbformat
+
+    from course_tools import nbtools
+
+    for path in nbtools.notebook_paths():
+        opened = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown" and "(open)" in c.source]
+        answers = getattr(importlib.import_module(f"course_tools.solutions.nb{path.name[:2]}"), "OPEN", "")
+        assert not opened or len(answers) > 200, f"{path.name}: an open exercise without a model answer"
+
+
+def test_the_model_edge_detector_answer_is_right():
+    from scipy.signal import correlate2d
+
+    kernel = np.array([[0, -1, -1], [1, 0, -1], [1, 1, 0]])
+    from course_tools.solutions import nb01
+
+    assert "[[ 0, -1, -1]" in nb01.OPEN
+    assert np.abs(correlate2d(np.tri(8), kernel, mode="valid")).max() == 3
+    assert np.abs(correlate2d(np.fliplr(np.tri(8)), kernel, mode="valid")).max() == 0

@@ -17,3 +17,10 @@ def my_missing_psnr(x, y, mask):
     """PSNR on the pixels the mask hides."""
     hidden = np.broadcast_to(np.asarray(mask) == 0, np.shape(x))
     return psnr(np.asarray(x)[hidden], np.asarray(y)[hidden])
+
+
+#: model answer to the open exercise
+OPEN = """Exercise 3 (90% missing). With only 10% of the pixels known, DIP needs many more steps (the loss sees few pixels,
+and the network must draw almost everything), and a lower learning rate helps it stay stable, as the paper's
+0.001 for restoration. Biharmonic interpolation turns into smooth blobs between the known pixels; DIP keeps edges
+longer. Among the networks of section 4, the deeper ones fill the large empty areas better."""
