@@ -457,6 +457,7 @@ def test_divergence_guard_rescues_a_real_run(noisy_pair):
     h = res.history["loss"]
     assert not np.isfinite(h[5]) and np.isfinite(h[6:]).all()  # step 6 saw the NaN; the run goes on from step 7
     assert h[6] == pytest.approx(h[0], rel=1e-5)  # step 7 starts again from the weights step 1 started from
+    assert abs(h[7] - h[1]) > 1e-4 * h[1]  # but not with the same step: the learning rate is halved, no replay
     assert np.isfinite(res.output).all()
 
 

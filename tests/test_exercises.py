@@ -214,6 +214,9 @@ def test_dip_curve_check_and_its_near_misses():
     slow = engine.copy()
     slow[1:] = engine[0] - 0.1 * (engine[0] - engine[1:])  # a learning rate ten times too small
     assert exercises.check_dip_curve(slow, engine) is False
+    first_step_off = engine.copy()
+    first_step_off[1] *= 1.05  # the first Adam step differs, even if the run ends in the same place
+    assert exercises.check_dip_curve(first_step_off, engine) is False
     assert exercises.check_dip_curve(np.r_[engine[:2], engine[2:] * 1.5], engine) is False  # ends elsewhere
     assert exercises.check_dip_curve(engine[:-1], engine) is False  # a step short
     assert exercises.check_dip_curve(None, engine) is None
