@@ -109,7 +109,10 @@ def run_task(args) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
-        result = fit_dip(measurement, op, config, truth=truth, log_dir=tmp / "tb")
+        try:
+            result = fit_dip(measurement, op, config, truth=truth, log_dir=tmp / "tb")
+        except ValueError as exc:  # e.g. too large for the memory that is free: say so, write nothing
+            return _fail(str(exc))
         images.save_image(result.output, tmp / "result.png")
         images.save_image(result.average, tmp / "average.png")
         images.save_image(measurement, tmp / "input.png")

@@ -695,3 +695,41 @@ def test_load_mask_at_another_size(tmp_path):
     small = load_mask(tmp_path / "m.png", (20, 24, 3))
     assert small.shape == (20, 24, 1) and set(np.unique(small)) == {0.0, 1.0}
     assert (small[:, :11] == 0).all() and (small[:, 13:] == 1).all()
+
+
+# --- memory ------------------------------------------------------------------------------------------------------
+
+def test_a_run_too_large_for_the_memory_is_refused_with_advice(monkeypatch, noisy_pair):
+    from dip_helpers.engine import memory
+
+    x, y = noisy_pair
+    monkeypatch.setattr(memory, "available_gb", lambda: (2.0, "of RAM is available"))
+    with pytest.raises(memory.RunTooLarge) as info:
+        build_dip(np.zeros((600, 500, 3), np.float32), None, DIPConfig(channels=128))  # padded to 608 x 512
+    said = str(info.value)
+    assert "608x512 pixels after padding" in said and "2.0 GB of RAM is available" in said
+    side = int(said.split("--size ")[1].split(",")[0])
+    assert side % 32 == 0 and memory.estimate_gb(side, side, 128) <= 0.9 * 2.0 < memory.estimate_gb(side + 32, side + 32, 128)
+    assert "--channels" in said and "DIP_MEMORY_CHECK=0" in said
+    assert build_dip(y, None, DIPConfig(steps=1, **TINY)).generate().shape == x.shape  # a small run still fits
+    monkeypatch.setenv("DIP_MEMORY_CHECK", "0")
+    memory.check_fits(4096, 4096, 128)  # the user asked to try anyway
+
+
+def test_the_estimate_matches_what_bench_measured():
+    from dip_helpers.engine.memory import estimate_gb
+
+    # bench's peak memory on the 2-core CPU: 1.49 GB at 256x256 and 3.27 GB at 512x512, 128 channels, float32
+    assert estimate_gb(256, 256, 128) == pytest.approx(1.49, rel=0.35)
+    assert estimate_gb(512, 512, 128) == pytest.approx(3.27, rel=0.1)
+    assert estimate_gb(512, 512, 128, "mixed_bfloat16") < estimate_gb(512, 512, 128)
+
+
+def test_cli_refuses_a_run_too_large_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    from dip_helpers.engine import memory
+
+    monkeypatch.setattr(memory, "available_gb", lambda: (1.5, "of RAM is available"))
+    code, _, err = _main(capsys, "denoise", "astronaut", "--size", "512", "--channels", "128", "--steps", "2",
+                         "--out", str(tmp_path / "run"))
+    assert code == 2 and err.startswith("error: this run needs about") and "--size" in err
+    assert list(tmp_path.iterdir()) == []

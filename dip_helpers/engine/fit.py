@@ -17,6 +17,7 @@ import keras
 import numpy as np
 
 from .backends import model_class
+from .memory import check_fits
 from .model import network_input
 from .network import skip_network
 from .operators import Identity, Operator
@@ -172,6 +173,7 @@ def build_dip(measurement, operator: Operator | None, config: DIPConfig, truth=N
     block = 2**config.scales
     # at least 2x2 pixels at the deepest scale, where reflection padding needs a neighbour
     hp, wp = max(-(-h // block), 2) * block, max(-(-w // block), 2) * block
+    check_fits(hp, wp, config.channels, config.precision)  # a clear refusal instead of a crash
     backend = keras.backend.backend()
     fast = config.fast and backend == "tensorflow"
     keras.utils.set_random_seed(config.seed)
