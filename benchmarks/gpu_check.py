@@ -252,10 +252,10 @@ def notebooks(check: Check, names) -> dict:
     from nbclient import NotebookClient
 
     times = {}
+    os.environ["DIP_PROFILE"] = "ci" if check.toy else "gpu"  # the kernels inherit it
     for name in names:
         path = sorted((ROOT / "notebooks").glob(f"{name}_*.ipynb"))[0]
         nb = nbformat.read(path, as_version=4)
-        os.environ["DIP_PROFILE"] = "ci" if check.toy else "gpu"
         t = time.perf_counter()
         try:
             NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()

@@ -63,6 +63,7 @@ def run_task(args) -> int:
     try:
         from .engine import DIPConfig, fit_dip, operators
         from .engine.callbacks import write_history_csv
+        from .engine.memory import RunTooLarge
     except ImportError as exc:  # no usable Keras backend: say what to install
         return _fail(str(exc))
     from .metrics import psnr
@@ -111,7 +112,7 @@ def run_task(args) -> int:
     try:
         try:
             result = fit_dip(measurement, op, config, truth=truth, log_dir=tmp / "tb")
-        except ValueError as exc:  # e.g. too large for the memory that is free: say so, write nothing
+        except RunTooLarge as exc:  # too large for the memory that is free: say so, write nothing
             return _fail(str(exc))
         images.save_image(result.output, tmp / "result.png")
         images.save_image(result.average, tmp / "average.png")

@@ -66,6 +66,7 @@ def plot_skip_network(model, size=(512, 512)):
     up = [layers[f"up{i}_b"].filters if f"up{i}_b" in layers else layers[f"up{i}_a"].filters for i in range(n)]
     resize = [layers[f"up{i}_resize"].interpolation for i in range(n)]
     c_in = [model.input_shape[-1]] + down[:-1]
+    deeper = up[1:] + down[-1:]  # what comes back up into scale i: the scale below's output, or the deepest map
     hw = [(size[0] // 2**i, size[1] // 2**i) for i in range(n + 1)]
     fig, ax = plt.subplots(figsize=(11, 1.25 * (n + 2)))
     box = dict(boxstyle="round,pad=0.35", fc="#e8f0fb", ec="#4a6fa5")
@@ -73,10 +74,12 @@ def plot_skip_network(model, size=(512, 512)):
     left, right, mid = 0.0, 8.0, 4.0
     for i in range(n):
         y = -1.3 * i
-        ax.annotate("", (left, y - 1.05), (left, y - 0.25), arrowprops=arrow) if i + 1 < n else None
+        if i + 1 < n:  # down to the next scale on the left, up from it on the right
+            ax.annotate("", (left, y - 1.05), (left, y - 0.25), arrowprops=arrow)
+            ax.annotate("", (right, y - 0.3), (right, y - 1.0), arrowprops=arrow)
         ax.text(left, y, f"{'z' if i == 0 else f'scale {i}'}: {hw[i][0]}×{hw[i][1]}, {c_in[i]} ch", ha="center",
                 va="center", bbox=box, fontsize=9)
-        concat = f"{skip[i]} + {up[i + 1] if i + 1 < n else down[i]} ch" if skip[i] else f"{up[i + 1] if i + 1 < n else down[i]} ch"
+        concat = f"{skip[i]} + {deeper[i]} ch" if skip[i] else f"{deeper[i]} ch"
         ax.text(right, y, f"concat {concat}\n3×3, 1×1 conv → {up[i]} ch, {hw[i][0]}×{hw[i][1]}", ha="center", va="center",
                 bbox=dict(box, fc="#fbf0e8", ec="#a56f4a"), fontsize=9)
         if skip[i]:
@@ -86,8 +89,6 @@ def plot_skip_network(model, size=(512, 512)):
             ax.text(mid, y + 0.12, "no skip", ha="center", fontsize=8, color="#999")
         ax.text(left - 0.15, y - 0.65, f"3×3 conv stride 2,\n3×3 conv: {down[i]} ch", ha="right", va="center", fontsize=8)
         ax.text(right + 0.15, y - 0.65, f"×2 upsampling\n({resize[i]})", ha="left", va="center", fontsize=8)
-        if i + 1 < n:
-            ax.annotate("", (right, y - 0.3), (right, y - 1.0), arrowprops=arrow)
     y = -1.3 * (n - 1) - 1.3
     ax.text(mid, y, f"deepest: {hw[n][0]}×{hw[n][1]}, {down[-1]} ch", ha="center", va="center", bbox=box, fontsize=9)
     ax.annotate("", (mid - 1.2, y + 0.1), (left, y + 1.05), arrowprops=arrow)
