@@ -1,4 +1,4 @@
-"""Course tooling from the shell: ``python -m course_tools fmt|record``."""
+"""Course tooling from the shell: ``python -m course_tools fmt|record|student|slides|book``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,32 @@ def main(argv=None) -> int:
     p_fmt.add_argument("--check", action="store_true", help="only report; exit 1 if anything would change")
     p_rec = sub.add_parser("record", help="store the reference output of NBVAL_CHECK_OUTPUT cells")
     p_rec.add_argument("paths", nargs="+")
+    p_stu = sub.add_parser("student", help="build the student edition (no solutions)")
+    p_stu.add_argument("--out", default="dist/student")
+    p_sli = sub.add_parser("slides", help="execute notebooks and write a reveal.js deck for each")
+    p_sli.add_argument("paths", nargs="*", help="notebooks (default: all)")
+    p_sli.add_argument("--out", default="build/slides")
+    p_sli.add_argument("--profile", default="cpu")
+    p_sli.add_argument("--reveal-prefix", default=None, help="where the decks load reveal.js from (default: a CDN)")
+    p_book = sub.add_parser("book", help="build the rendered course (Sphinx + myst-nb)")
+    p_book.add_argument("--out", default="build/book")
+    p_book.add_argument("--profile", default="cpu")
     args = parser.parse_args(argv)
+
+    if args.command in ("student", "slides", "book"):
+        from . import editions
+        from dip_helpers.profiles import NAMES
+
+        if getattr(args, "profile", "ci") not in NAMES:
+            parser.error(f"unknown profile {args.profile!r}; choose one of {', '.join(NAMES)}")
+        if args.command == "student":
+            print(f"student edition: {editions.build_student(Path(args.out))}")
+        elif args.command == "slides":
+            decks = editions.build_slides(Path(args.out), args.profile, args.paths or None, args.reveal_prefix)
+            print("\n".join(f"slides: {d}" for d in decks))
+        else:
+            print(f"book: {editions.build_book(Path(args.out), args.profile) / 'index.html'}")
+        return 0
 
     if args.command == "fmt":
         from .nbtools import fmt, notebook_paths, structure_problems

@@ -19,7 +19,7 @@ from . import course
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-CELL_METADATA_KEYS = ("tags", "dip", "dip_expected")
+CELL_METADATA_KEYS = ("tags", "dip", "dip_expected", "slideshow")
 TAG = "dip"  # cell metadata key marking generated cells: buttons, colab, next
 
 
@@ -38,15 +38,15 @@ def title_of(nb) -> str:
     return "Untitled"
 
 
-def buttons_source(path: Path) -> str:
+def buttons_source(path: Path, slug: str | None = None) -> str:
     rel = f"notebooks/{path.name}"
     return (
-        f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({course.colab_url(rel)})\n"
-        f"[![View on GitHub](https://img.shields.io/badge/View%20on-GitHub-181717?logo=github)]({course.github_url(rel)})"
+        f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({course.colab_url(rel, slug)})\n"
+        f"[![View on GitHub](https://img.shields.io/badge/View%20on-GitHub-181717?logo=github)]({course.github_url(rel, slug)})"
     )
 
 
-def colab_source() -> str:
+def colab_source(slug: str | None = None) -> str:
     d = course.COLAB_DIR
     return f'''# Colab only: fetch the course's helpers and images. Elsewhere this cell does nothing.
 import sys
@@ -56,8 +56,8 @@ if "google.colab" in sys.modules:
     import subprocess
 
     if not os.path.isdir("{d}"):
-        subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch", "{course.BRANCH}",
-                        "{course.clone_url()}", "{d}"], check=True)
+        url = os.environ.get("{course.CLONE_URL_ENV}", "{course.clone_url(slug)}")
+        subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch", "{course.BRANCH}", url, "{d}"], check=True)
     # --no-deps keeps Colab's own TensorFlow, Keras and NumPy exactly as they are.
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "-e", "{d}"], check=True)
     sys.path.insert(0, "{d}")'''
@@ -94,15 +94,31 @@ def _cell_id(cell, taken: set) -> str:
     return cid
 
 
-def canonical(path: Path, order: list[Path] | None = None) -> str:
-    """The canonical text of the notebook at ``path`` (what ``fmt`` writes)."""
+def slide_type(cell, previous) -> str:
+    """The slide convention: each ``##`` section a slide, each ``###`` or text after code a sub-slide,
+    generated cells and the setup cell skipped, everything else on the slide before it."""
+    if cell.metadata.get(TAG) or cell.source.startswith("# Setup"):
+        return "skip"
+    if cell.cell_type == "markdown":
+        if previous is None or cell.source.startswith(("# ", "## ")):
+            return "slide"
+        if cell.source.startswith("### ") or previous.cell_type == "code":
+            return "subslide"
+    return "-"
+
+
+def canonical(path: Path, order: list[Path] | None = None, slug: str | None = None) -> str:
+    """The canonical text of the notebook at ``path`` (what ``fmt`` writes); ``slug``: the repository its links name."""
     order = notebook_paths(path.parent) if order is None else order
     nb = nbformat.read(path, as_version=4)
-    _stamp(nb, 1, "buttons", "markdown", buttons_source(path))
-    _stamp(nb, 2, "colab", "code", colab_source())
+    _stamp(nb, 1, "buttons", "markdown", buttons_source(path, slug))
+    _stamp(nb, 2, "colab", "code", colab_source(slug))
     _stamp(nb, -1, "next", "markdown", next_source(path, order))
     taken: set = set()
+    shown = None  # the last cell that is on a slide
     for cell in nb.cells:
+        cell.metadata["slideshow"] = {"slide_type": slide_type(cell, shown)}
+        shown = cell if cell.metadata["slideshow"]["slide_type"] != "skip" else shown
         cell.source = cell.source.rstrip() if isinstance(cell.source, str) else "".join(cell.source).rstrip()
         cell.metadata = {k: cell.metadata[k] for k in CELL_METADATA_KEYS if k in cell.metadata}
         cell.pop("attachments", None)
@@ -156,7 +172,7 @@ README = NOTEBOOK_DIR.parent / "README.md"
 TABLE_START, TABLE_END = "<!-- colab-table: made by make fmt -->", "<!-- /colab-table -->"
 
 
-def readme_with_links(text: str, order: list[Path]) -> str:
+def readme_with_links(text: str, order: list[Path], slug: str | None = None) -> str:
     """README text with its Colab / GitHub table (between the markers) rebuilt from the notebooks."""
     if TABLE_START not in text or TABLE_END not in text:
         return text
@@ -164,7 +180,7 @@ def readme_with_links(text: str, order: list[Path]) -> str:
     for path in order:
         rel = f"notebooks/{path.name}"
         title = title_of(nbformat.read(path, as_version=4))
-        rows.append(f"| {title} | [open]({course.colab_url(rel)}) | [view]({course.github_url(rel)}) |")
+        rows.append(f"| {title} | [open]({course.colab_url(rel, slug)}) | [view]({course.github_url(rel, slug)}) |")
     head, rest = text.split(TABLE_START, 1)
     return head + TABLE_START + "\n" + "\n".join(rows) + "\n" + TABLE_END + rest.split(TABLE_END, 1)[1]
 

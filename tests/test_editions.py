@@ -1,0 +1,123 @@
+"""The course's editions: the student copy runs with every check answering, a slide deck and the book build."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_tools import course, editions, nbtools
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = nbtools.notebook_paths()
+
+
+@pytest.fixture(scope="module")
+def student(tmp_path_factory):
+    return editions.build_student(tmp_path_factory.mktemp("editions") / "student")
+
+
+def test_student_edition_has_no_solutions_and_its_own_links(student):
+    assert not (student / "course_tools").exists() and not list(student.rglob("nb0*.py"))
+    for path in NOTEBOOKS:
+        text = (student / "notebooks" / path.name).read_text(encoding="utf-8")
+        assert "solutions" not in text.lower(), path.name
+        assert course.STUDENT_REPO_SLUG in text and f"{course.REPO_SLUG}/" not in text, path.name
+        original = nbformat.read(path, as_version=4)
+        copy = nbformat.reads(text, as_version=4)
+        # every exercise cell is the same stub as in the repository
+        stubs = [c.source for c in original.cells if "your code here" in c.source or "# your answer" in c.source]
+        assert stubs and all(any(s == c.source for c in copy.cells) for s in stubs), path.name
+    readme = (student / "README.md").read_text(encoding="utf-8")
+    assert "student edition" in readme and course.colab_url("notebooks/00_images_noise_psnr.ipynb", course.STUDENT_REPO_SLUG) in readme
+    make = (student / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"^check: ", make, re.M) and re.search(r"^lab: ", make, re.M) and "tests" not in make
+
+
+def test_student_edition_refuses_to_overwrite_a_folder_it_did_not_make(tmp_path):
+    (tmp_path / "keep.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="not made by this command"):
+        editions.build_student(tmp_path)
+    assert (tmp_path / "keep.txt").read_text() == "mine"
+
+
+def _execute(path: Path, cwd: Path, pythonpath: Path, profile: str = "ci"):
+    """Run a notebook in a fresh kernel whose ``dip_helpers`` is the one under ``pythonpath``."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
+    old = dict(os.environ)  # the kernel inherits this process's environment
+    os.environ.update({"DIP_PROFILE": profile, "PYTHONPATH": str(pythonpath)})
+    try:
+        client.execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    return nb
+
+
+def _text(cell) -> str:
+    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+
+
+@pytest.mark.parametrize("name", [p.name for p in NOTEBOOKS])
+def test_student_notebook_runs_and_every_stub_answers_with_its_hint(student, name):
+    nb = _execute(student / "notebooks" / name, student / "notebooks", student)
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors, f"{name}: {errors[0]['ename']}: {errors[0]['evalue']}"
+    imported = next(c for c in nb.cells if c.cell_type == "code" and c.source.startswith("# Setup"))
+    assert imported.outputs, name
+    start = next(i for i, c in enumerate(nb.cells) if c.source.startswith("## Exercises"))
+    checks = [c for c in nb.cells[start:] if c.cell_type == "code" and "dh.exercises.check_" in c.source]
+    assert checks, f"{name}: no self-check among the exercises"
+    for cell in checks:
+        out = _text(cell)
+        assert ("⏳" in out or "❌" in out) and "✅" not in out, f"{name}: a stub's check said {out!r}"
+
+
+def test_slide_metadata_follows_the_convention():
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        kinds = [c.metadata["slideshow"]["slide_type"] for c in nb.cells]
+        assert kinds[0] == "slide" and kinds[1] == kinds[2] == kinds[-1] == "skip", path.name
+        for cell, kind in zip(nb.cells, kinds):
+            if cell.cell_type == "markdown" and cell.source.startswith("## "):
+                assert kind == "slide", (path.name, cell.source[:40])
+            if cell.source.startswith("# Setup"):
+                assert kind == "skip"
+            if cell.source.startswith("### "):
+                assert kind == "subslide"
+
+
+def test_a_slide_deck_holds_the_sections_and_a_figure(tmp_path):
+    path = NOTEBOOKS[0]
+    (deck,) = editions.build_slides(tmp_path / "slides", "ci", [path])
+    html = deck.read_text(encoding="utf-8")
+    nb = nbformat.read(path, as_version=4)
+    sections = [c.source.splitlines()[0][3:] for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("## ")]
+    for title in sections:
+        assert title.split("`")[0].strip() in html, title
+    assert html.count("<section") >= len(sections) + 1
+    assert "data:image/png;base64" in html  # a matplotlib figure, so the kernel used its inline backend
+    assert "Colab only" not in html and "describe()" not in html  # skipped cells
+
+
+def test_the_book_builds_with_figures_a_table_of_contents_and_the_lecture_plan(tmp_path):
+    html = editions.build_book(tmp_path / "book", "ci")
+    index = (html / "index.html").read_text(encoding="utf-8")
+    assert "Deep Image Prior" in index and "Lecture plan" in index
+    for path in NOTEBOOKS:
+        page = html / "notebooks" / f"{path.stem}.html"
+        assert page.exists(), page
+        assert f"notebooks/{path.stem}.html" in index  # in the table of contents
+    figures = html / "notebooks" / "00_images_noise_psnr.html"
+    text = figures.read_text(encoding="utf-8")
+    assert re.search(r'<img[^>]+src="[^"]+\.png"', text) and "Traceback" not in text
+    assert "application/vnd.jupyter.widget-state+json" in text  # the sliders' saved state, shown without a kernel
+    assert (html / "docs" / "instructors.html").exists()
