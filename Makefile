@@ -12,14 +12,19 @@ NO_BROWSER := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell un
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)
 STAMP := $(VENV)/.installed-$(TF_EXTRA)
 
-.PHONY: lab test test-cpu test-backends fmt install clean help
+PROFILE ?= cpu
+
+.PHONY: lab test test-cpu test-backends fmt student slides book install clean help
 
 help:
 	@echo "make lab   - install (first time) and open JupyterLab on notebooks/ (PORT=$(PORT))"
 	@echo "make test  - unit tests + every notebook under nbval in the ci profile, then the engine on JAX"
 	@echo "make test-cpu - every notebook in the cpu profile; a run that misses its effect fails (about 15 min)"
 	@echo "make test-backends - the engine on TensorFlow, JAX and PyTorch (needs: pip install torch)"
-	@echo "make fmt   - put notebooks in canonical form, re-stamp buttons"
+	@echo "make fmt   - put notebooks in canonical form, re-stamp buttons and slide metadata"
+	@echo "make student - the student edition, without solutions, in dist/student/"
+	@echo "make slides  - a reveal.js deck per notebook, executed in PROFILE=$(PROFILE), in build/slides/"
+	@echo "make book    - the rendered course, every notebook executed in PROFILE=$(PROFILE), in build/book/html/"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed; this is " + sys.version.split()[0] + ". Try: make PYTHON=python3.11 ...")'
@@ -54,6 +59,15 @@ test-backends: $(STAMP)
 
 fmt: $(STAMP)
 	$(BIN)/python -m course_tools fmt
+
+student: $(STAMP)
+	$(BIN)/python -m course_tools student --out dist/student
+
+slides: $(STAMP)
+	$(BIN)/python -m course_tools slides --profile $(PROFILE) --out build/slides
+
+book: $(STAMP)
+	$(BIN)/python -m course_tools book --profile $(PROFILE) --out build/book
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -95,7 +95,7 @@ def build_slides(out: Path, profile: str = "cpu", notebooks=None, reveal_prefix:
     address nbconvert knows."""
     out = _fresh_folder(Path(out), ".slides")
     decks = []
-    for path in [Path(p) for p in notebooks] if notebooks else nbtools.notebook_paths():
+    for path in [Path(p).resolve() for p in notebooks] if notebooks else nbtools.notebook_paths():
         print(f"slides: {path.name} ({profile} profile)...", flush=True)
         cmd = [sys.executable, "-m", "nbconvert", "--to", "slides", "--execute", str(path), "--output-dir", str(out),
                "--ExecutePreprocessor.timeout=3600", "--SlidesExporter.reveal_scroll=True",
@@ -107,14 +107,37 @@ def build_slides(out: Path, profile: str = "cpu", notebooks=None, reveal_prefix:
     return decks
 
 
+LINK = re.compile(r"\]\((?!https?:|#)([^)\s]+)\)")
+
+
+def book_readme(text: str, src: Path) -> str:
+    """README text for the book's front page: links to files the book does not hold point to GitHub instead."""
+    return LINK.sub(lambda m: m.group(0) if (src / m.group(1)).exists() else f"]({course.github_url(m.group(1))})", text)
+
+
+def book_notebook(path: Path) -> str:
+    """A notebook as the book shows it: no Colab bootstrap or buttons (the page has its own), and the last
+    notebook's link to the README pointing to the book's front page."""
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.metadata.get(nbtools.TAG) in ("buttons", "colab"):
+            cell.metadata["tags"] = ["remove-cell"]
+        cell.source = cell.source.replace("](../README.md)", "](../index.md)")
+    return nbformat.writes(nb)
+
+
 def build_book(out: Path, profile: str = "cpu") -> Path:
-    """Build the rendered course into ``out``: its sources (``docs/``, the README, the notebooks) are gathered in
-    ``out/src``, executed in ``profile`` by myst-nb, and the site written to ``out/html`` (open ``index.html``)."""
+    """Build the rendered course into ``out``: its sources (``book/``, ``docs/``, the README, the notebooks) are
+    gathered in ``out/src``, executed in ``profile`` by myst-nb, and the site written to ``out/html``."""
     out = _fresh_folder(Path(out), ".book")
     src = out / "src"
-    shutil.copytree(ROOT / "docs", src, ignore=JUNK)
-    shutil.copy2(ROOT / "README.md", src / "README.md")
-    shutil.copytree(ROOT / "notebooks", src / "notebooks", ignore=JUNK)
+    shutil.copytree(ROOT / "book", src, ignore=JUNK)
+    shutil.copytree(ROOT / "docs", src / "docs", ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    (src / "notebooks").mkdir()
+    for path in nbtools.notebook_paths():
+        (src / "notebooks" / path.name).write_text(book_notebook(path), encoding="utf-8")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    (src / "README.md").write_text(book_readme(readme, src), encoding="utf-8")
     cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "--keep-going", str(src), str(out / "html")]
     subprocess.run(cmd, check=True, env=_kernel_env(profile), cwd=src)
     return out / "html"

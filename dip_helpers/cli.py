@@ -92,8 +92,9 @@ def run_task(args) -> int:
                 mask = masks.random_mask(image.shape, float(args.mask.split(":", 1)[1]), seed=args.seed)
             elif args.mask == "text":
                 mask = masks.text_mask(image.shape)
-            else:
-                mask = masks.load_mask(args.mask, image.shape)
+            else:  # a mask made for the file: checked against its size, then cropped and resized as the image was
+                mask = masks.load_mask(args.mask, images.load_image(args.image).shape)
+                mask = mask if not size else (images.resize_image(mask, size) > 0.5).astype("float32")
             op = operators.Mask(mask)
             measurement = op.measure(image)
         else:
@@ -107,13 +108,19 @@ def run_task(args) -> int:
     except (ValueError, FileNotFoundError) as exc:
         return _fail(str(exc))
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:  # where the results go must be writable before the run starts, not after it
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    except OSError as exc:
+        return _fail(f"cannot write the results into '{out.parent}' ({exc.strerror or exc}); choose another --out")
     try:
         try:
             result = fit_dip(measurement, op, config, truth=truth, log_dir=tmp / "tb")
         except RunTooLarge as exc:  # too large for the memory that is free: say so, write nothing
             return _fail(str(exc))
+        except KeyboardInterrupt:
+            print(f"\ninterrupted: the run was stopped and nothing was written to '{out}'", file=sys.stderr)
+            return 130
         images.save_image(result.output, tmp / "result.png")
         images.save_image(result.average, tmp / "average.png")
         images.save_image(measurement, tmp / "input.png")

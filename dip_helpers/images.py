@@ -94,6 +94,8 @@ def _read(path: Path) -> np.ndarray:
 
         return tifffile.imread(path)
     with Image.open(path) as im:
+        if getattr(im, "n_frames", 1) > 1:
+            warnings.warn(f"'{path.name}' is animated ({im.n_frames} frames): only its first frame is used", stacklevel=3)
         if im.mode == "P":  # palette: expand through the palette, keeping transparency
             im = im.convert("RGBA" if "transparency" in im.info else "RGB")
         elif im.mode in ("1", "CMYK", "YCbCr", "LAB", "HSV"):
@@ -112,9 +114,14 @@ def load_image(source, *, channels: int | None = None, size=None) -> np.ndarray:
     TIFF only: PIL reads a 16-bit colour PNG as 8-bit).  ``size`` (an int
     for a square, or ``(H, W)``) centre-crops to that aspect ratio, then resizes.
     """
+    from PIL import Image
+
     path = _resolve(source)
     try:
         array = _read(path)
+    except Image.DecompressionBombError as exc:  # a header claiming hundreds of millions of pixels
+        raise ValueError(f"'{path.name}' is too large to open safely ({exc}). Resize it to a few thousand pixels "
+                         "a side first: Deep Image Prior works at 256-512 pixels anyway.") from exc
     except Exception as exc:  # PIL raises several types for unreadable files
         raise ValueError(f"could not read '{path}' as an image: {exc}") from exc
     image = to_float_image(array, channels)

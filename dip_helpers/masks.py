@@ -33,11 +33,34 @@ def text_mask(shape, text: str = "Deep Image Prior", rows: int = 6, seed: int = 
     return (np.asarray(canvas)[..., None] > 127).astype(np.float32)
 
 
+def _mask_array(path) -> np.ndarray:
+    """The numbers of a ``.npy`` mask as HxWx1 float32 in [0, 1], or a ValueError saying what is wrong."""
+    m = np.load(path, allow_pickle=False)
+    m = np.asarray(m, np.float32)
+    if m.ndim == 3 and m.shape[-1] == 1:
+        m = m[..., 0]
+    if m.ndim != 2:
+        raise ValueError(f"a mask must be 2-D (height x width); '{path}' holds shape {m.shape}")
+    bad = int(np.count_nonzero(~np.isfinite(m)))
+    if bad:
+        raise ValueError(f"the mask '{path}' holds {bad} NaN or infinite value(s); use 1 for known pixels, 0 for missing")
+    if m.size and (m.min() < 0 or m.max() > 1):
+        raise ValueError(f"mask values must lie in [0, 1] (1 = known); '{path}' spans [{m.min():g}, {m.max():g}]")
+    return m[..., None]
+
+
 def load_mask(path, shape=None) -> np.ndarray:
-    """A mask from an image file: white (> 0.5) is known, black is missing; resized to ``shape`` if given."""
+    """A mask from an image file (white, > 0.5, is known; black is missing) or a ``.npy`` array of 0 and 1.
+
+    With ``shape``, a mask of another size is resized to it, if it has the same proportions.
+    """
     from .images import load_image, resize_image
 
-    m = load_image(path, channels=1)
+    m = _mask_array(path) if str(path).lower().endswith(".npy") else load_image(path, channels=1)
     if shape is not None and m.shape[:2] != tuple(shape[:2]):
+        (h, w), (H, W) = m.shape[:2], shape[:2]
+        if abs(h / w - H / W) > 0.02 * H / W:
+            raise ValueError(f"the mask is {h}x{w} but the image is {H}x{W}: a mask must have the image's size "
+                             "(or at least its proportions)")
         m = resize_image(m, shape[:2])
     return (m > 0.5).astype(np.float32)

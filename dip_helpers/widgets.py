@@ -1,11 +1,13 @@
 """Sliders for notebooks, with a plain figure when widgets are not available.
 
-The picture is a PNG in an ``ipywidgets.Image`` that is replaced on every move:
-it redraws in place and does not depend on how a front end handles output capture.
+The picture is a PNG in an ``ipywidgets.Image`` that is replaced on every move: it redraws in place and does not
+depend on how a front end handles output capture. On Colab, whose widget manager has known trouble with binary
+updates, the PNG is redrawn inside an ``ipywidgets.Output`` area instead.
 """
 
 from __future__ import annotations
 
+import base64
 import io
 
 import matplotlib.pyplot as plt
@@ -46,18 +48,30 @@ def control_view(draw, make_control, value):
         _show(draw(value))
         return None
     control = make_control(w)
-    image = w.Image(format="png")
+    image = w.Output() if on_colab() else w.Image(format="png")
 
     def update(v):
         png = figure_png(draw(v))
         if not image.layout.width:  # the first picture's own size, kept: no stretching, no jumping
             width, height = png_size(png)
             image.layout = w.Layout(width=f"{width}px", height=f"{height}px", object_fit="contain")
-        image.value = png
+        if isinstance(image, w.Output):  # Colab: the area's one output replaced by the new picture, in one message
+            image.outputs = ({"output_type": "display_data", "metadata": {},
+                              "data": {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": "<figure>"}},)
+        else:
+            image.value = png
 
     control.observe(lambda change: update(change["new"]), names="value")
     update(control.value)
     return w.VBox([control, image])
+
+
+def on_colab() -> bool:
+    """Whether this runs in Google Colab, whose widget manager is safer with an Output area than with an Image
+    widget's binary updates."""
+    import sys
+
+    return "google.colab" in sys.modules
 
 
 def slider_view(draw, value: int, lo: int, hi: int, step: int = 1, label: str = "value"):

@@ -118,6 +118,7 @@ def test_the_book_builds_with_figures_a_table_of_contents_and_the_lecture_plan(t
         assert f"notebooks/{path.stem}.html" in index  # in the table of contents
     figures = html / "notebooks" / "00_images_noise_psnr.html"
     text = figures.read_text(encoding="utf-8")
-    assert re.search(r'<img[^>]+src="[^"]+\.png"', text) and "Traceback" not in text
+    assert re.search(r'<img[^>]+src="\.\./_images/[^"]+\.png"', text) and "Traceback" not in text  # a figure
+    assert "Colab only" not in text  # the bootstrap cell is left out
     assert "application/vnd.jupyter.widget-state+json" in text  # the sliders' saved state, shown without a kernel
     assert (html / "docs" / "instructors.html").exists()

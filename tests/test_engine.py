@@ -295,6 +295,27 @@ def test_cache_returns_the_saved_run(noisy_pair, tmp_path, capsys):
     assert forced.seconds != first.seconds
 
 
+def test_the_cache_folder_can_come_from_dip_cache(noisy_pair, tmp_path, monkeypatch, capsys):
+    x, y = noisy_pair
+    cfg = DIPConfig(steps=2, **TINY)
+    monkeypatch.setenv("DIP_CACHE", str(tmp_path / "class"))
+    first = fit_dip(y, None, cfg, truth=x, verbose=False)
+    assert len(list((tmp_path / "class").glob("*.npz"))) == 1
+    fit_dip(y, None, cfg, truth=x)
+    assert "Loaded a finished run from the cache" in capsys.readouterr().out
+    monkeypatch.setenv("DIP_CACHE", "")
+    again = fit_dip(y, None, cfg, truth=x, verbose=False)
+    assert again.seconds != first.seconds  # no cache: run afresh
+
+
+def test_a_cache_that_cannot_be_written_costs_nothing_but_a_message(noisy_pair, tmp_path, capsys):
+    x, y = noisy_pair
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the cache folder should be")
+    result = fit_dip(y, None, DIPConfig(steps=2, **TINY), truth=x, cache_dir=blocker / "cache", verbose=False)
+    assert result.output.shape == y.shape and "Could not save the run in the cache" in capsys.readouterr().out
+
+
 def test_superres_and_inpainting_improve_on_their_input():
     x = dh.load_image("astronaut", size=48)
     cfg = DIPConfig(steps=200, channels=16, input_channels=8, skip_channels=4, scales=3, reg_noise_std=0.0,
@@ -625,7 +646,7 @@ def test_cli_inpaint_with_random_text_and_file_masks(tmp_path, capsys):
     hole[10:30, 20:40] = 0
     dh.save_image(hole, mask_file)
     grey = tmp_path / "grey.png"  # no black pixel of its own: every black input pixel is a hole
-    dh.save_image(np.full((40, 40, 3), 0.6, np.float32), grey)
+    dh.save_image(np.full((50, 70, 3), 0.6, np.float32), grey)
     for name, mask in (("random", "random:0.3"), ("text", "text"), ("file", str(mask_file))):
         out = tmp_path / name
         code, said, err = _main(capsys, "inpaint", str(grey), "--profile", "ci", "--steps", "3", "--size", "32",
@@ -635,7 +656,7 @@ def test_cli_inpaint_with_random_text_and_file_masks(tmp_path, capsys):
         missing = (dh.load_image(out / "input.png") == 0).all(-1).mean()
         if name == "random":
             assert 0.2 < missing < 0.4
-        elif name == "file":  # the 50x70 file is centre-cropped to 50x50, as the image was, then resized
+        elif name == "file":  # the 50x70 mask is centre-cropped to 50x50 with the 50x70 image, then resized
             assert missing == pytest.approx(20 * 20 / (50 * 50), abs=0.02)
         else:
             assert 0.01 < missing < 0.5
@@ -692,9 +713,11 @@ def test_load_mask_at_another_size(tmp_path):
     dh.save_image(m, tmp_path / "m.png")
     same = load_mask(tmp_path / "m.png")
     assert same.shape == (40, 60, 1) and np.array_equal(same, m)
-    small = load_mask(tmp_path / "m.png", (20, 24, 3))
-    assert small.shape == (20, 24, 1) and set(np.unique(small)) == {0.0, 1.0}
-    assert (small[:, :11] == 0).all() and (small[:, 13:] == 1).all()
+    small = load_mask(tmp_path / "m.png", (20, 30, 3))
+    assert small.shape == (20, 30, 1) and set(np.unique(small)) == {0.0, 1.0}
+    assert (small[:, :14] == 0).all() and (small[:, 16:] == 1).all()
+    with pytest.raises(ValueError, match="the mask is 40x60 but the image is 20x24"):
+        load_mask(tmp_path / "m.png", (20, 24, 3))
 
 
 # --- memory ------------------------------------------------------------------------------------------------------

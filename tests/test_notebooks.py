@@ -183,6 +183,27 @@ def test_widget_picture_keeps_its_pixel_size():
     assert image.layout.width == f"{width}px"  # the same box on every move
 
 
+def test_on_colab_the_picture_is_redrawn_in_an_output_area(monkeypatch):
+    """Colab's widget manager is safest with Output areas: the picture is displayed there, once per move."""
+    import ipywidgets as w
+    import numpy as np
+
+    from dip_helpers import widgets
+
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    box = widgets.noise_slider(np.full((16, 16, 3), 0.5, np.float32), sigma=10)
+    slider, area = box.children
+    assert isinstance(area, w.Output) and area.layout.width.endswith("px")
+
+    def pngs():
+        return [o["data"]["image/png"] for o in area.outputs if "image/png" in o.get("data", {})]
+
+    first = pngs()
+    assert len(first) == 1
+    slider.value = 60
+    assert len(pngs()) == 1 and pngs() != first  # replaced, not appended
+
+
 def test_noise_slider_works_without_ipywidgets(monkeypatch):
     import numpy as np
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 
@@ -17,10 +18,13 @@ import keras
 import numpy as np
 
 from .backends import model_class
-from .memory import check_fits
+from .memory import RunTooLarge, check_fits, out_of_memory
 from .model import network_input
 from .network import skip_network
 from .operators import Identity, Operator
+
+
+MAX_STEPS = 1_000_000  # far beyond any useful run: a larger number is a typo
 
 
 @dataclasses.dataclass
@@ -51,6 +55,8 @@ class DIPConfig:
         """Raise ValueError with a readable message for absurd values; return self."""
         checks = [
             (self.steps >= 1, "steps must be at least 1"),
+            (self.steps <= MAX_STEPS, f"steps must be at most {MAX_STEPS:,} (the paper's longest run is 11,000; "
+                                      "at 0.4 s a step on a CPU, a million steps take 5 days)"),
             (0 < self.lr < 1, "lr must lie in (0, 1); the paper uses 0.01"),
             (0 <= self.reg_noise_std < 1, "reg_noise_std must lie in [0, 1); the paper uses 1/30"),
             (1 <= self.channels <= 1024 and 1 <= self.input_channels <= 1024, "channels must lie in 1..1024"),
@@ -199,12 +205,14 @@ def fit_dip(measurement, operator: Operator | None = None, config: DIPConfig | N
 
     ``live``: redraw image and curves every ``live`` steps (a text progress line outside
     notebooks); ``log_dir``: TensorBoard logs; ``cache_dir``: reuse a finished run with
-    the same configuration and data unless ``force``.
+    the same configuration and data unless ``force`` (default: the folder ``$DIP_CACHE`` names, if set, so
+    that an instructor can run the notebooks once before class and replay them instantly in it).
     """
     from . import callbacks as cb
 
     config = (config or DIPConfig()).validate()
     operator = operator or Identity()
+    cache_dir = os.environ.get("DIP_CACHE") or None if cache_dir is None else cache_dir
     cache = cache_path(cache_dir, config, measurement, operator, truth) if cache_dir else None
     if cache is not None and cache.is_file() and not force:
         if verbose:
@@ -225,12 +233,24 @@ def fit_dip(measurement, operator: Operator | None = None, config: DIPConfig | N
         cbs.append(cb.LiveView(every=live or max(1, config.steps // 10), total=config.steps, text_only=not live))
     cbs.extend(callbacks)
     start = time.perf_counter()
-    # one step per batch: the data is a placeholder, the model holds z and the measurement
-    model.fit(np.zeros((config.steps, 1), np.float32), batch_size=1, epochs=1, verbose=0, callbacks=cbs, shuffle=False)
+    try:
+        # one step per batch: the data is a placeholder, the model holds z and the measurement
+        model.fit(np.zeros((config.steps, 1), np.float32), batch_size=1, epochs=1, verbose=0, callbacks=cbs, shuffle=False)
+    except Exception as err:
+        if out_of_memory(err):  # the estimate said it would fit, the device disagreed: explain, not a stack of C++
+            h, w = model.z.shape[1:3]
+            raise RunTooLarge(f"the device ran out of memory during the run ({h}x{w} pixels after padding, "
+                              f"{config.channels} channels, {config.precision}): {type(err).__name__}. Try a smaller "
+                              "image (--size, or load_image(..., size=N)), fewer channels (--channels) or mixed "
+                              "precision (--precision mixed_bfloat16).") from err
+        raise
     seconds = time.perf_counter() - start
     result = DIPResult(output=model.current_output(), average=average.image(), history=history.as_arrays(),
                        snapshots=snaps.images, es_step=es.best_step, es_output=es.best_image, seconds=seconds,
                        config=dataclasses.asdict(config), notes=guard.events, best_step=best.step, best_output=best.image)
     if cache is not None:
-        result.save(cache)
+        try:
+            result.save(cache)
+        except OSError as err:  # e.g. a class's shared, read-only cache: the run itself is not lost
+            print(f"Could not save the run in the cache ({err}); the result is returned all the same.")
     return result

@@ -53,6 +53,13 @@ def available_gb() -> tuple[float, str] | None:
         return None
 
 
+def out_of_memory(err: BaseException) -> bool:
+    """Whether ``err`` is a framework's out-of-memory error (TensorFlow, JAX/XLA, PyTorch, or NumPy's own)."""
+    text = f"{type(err).__name__}: {err}"
+    return isinstance(err, MemoryError) or any(
+        word in text for word in ("ResourceExhausted", "RESOURCE_EXHAUSTED", "OutOfMemory", "out of memory", "OOM when"))
+
+
 def check_fits(height: int, width: int, channels: int, precision: str = "float32") -> None:
     """Raise :class:`RunTooLarge`, saying what would fit, when the run needs more memory than is free.
 
