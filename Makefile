@@ -14,13 +14,14 @@ STAMP := $(VENV)/.installed-$(TF_EXTRA)
 
 PROFILE ?= cpu
 
-.PHONY: lab test test-cpu test-backends fmt student slides book install clean help
+.PHONY: lab test test-cpu test-backends test-browser fmt student slides book install clean help
 
 help:
 	@echo "make lab   - install (first time) and open JupyterLab on notebooks/ (PORT=$(PORT))"
 	@echo "make test  - unit tests + every notebook under nbval in the ci profile, then the engine on JAX"
 	@echo "make test-cpu - every notebook in the cpu profile; a run that misses its effect fails (about 15 min)"
 	@echo "make test-backends - the engine on TensorFlow, JAX and PyTorch (needs: pip install torch)"
+	@echo "make test-browser - the sliders in JupyterLab in headless Chromium (needs: apt-get install chromium)"
 	@echo "make fmt   - put notebooks in canonical form, re-stamp buttons and slide metadata"
 	@echo "make student - the student edition, without solutions, in dist/student/"
 	@echo "make slides  - a reveal.js deck per notebook, executed in PROFILE=$(PROFILE), in build/slides/"
@@ -31,6 +32,9 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[$(TF_EXTRA),dev]"
+	# JupyterLab saves the sliders' state with the notebook, so that a saved notebook shows their pictures
+	mkdir -p $(VENV)/share/jupyter/lab/settings
+	cp course_tools/lab/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -40,8 +44,8 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks --port=$(PORT) --ServerApp.ip=$(IP) $(NO_BROWSER) $(ALLOW_ROOT)
 
 test: $(STAMP)
-	DIP_PROFILE=ci MPLBACKEND=Agg $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env \
-		--nbval-cell-timeout=900 --timeout=1800 -p no:cacheprovider -ra
+	DIP_PROFILE=ci MPLBACKEND=Agg $(BIN)/python -m pytest tests notebooks --ignore=tests/browser --nbval-lax \
+		--nbval-current-env --nbval-cell-timeout=900 --timeout=1800 -p no:cacheprovider -ra
 	KERAS_BACKEND=jax DIP_PROFILE=ci MPLBACKEND=Agg $(BIN)/python -m pytest tests/test_engine.py \
 		--timeout=1800 -p no:cacheprovider -ra
 
@@ -56,6 +60,11 @@ test-backends: $(STAMP)
 		--timeout=1800 -p no:cacheprovider -ra
 	DIP_TEST_BACKENDS="tensorflow jax torch" DIP_PROFILE=ci MPLBACKEND=Agg $(BIN)/python -m pytest \
 		tests/test_backends.py --timeout=1800 -p no:cacheprovider -ra
+
+# the sliders in JupyterLab, in headless Chromium (Debian's chromium, or DIP_CHROMIUM=path); screenshots in
+# build/test-artifacts/browser/
+test-browser: $(STAMP)
+	$(BIN)/python -m pytest tests/browser --timeout=1800 -p no:cacheprovider -ra
 
 fmt: $(STAMP)
 	$(BIN)/python -m course_tools fmt
