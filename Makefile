@@ -14,7 +14,7 @@ STAMP := $(VENV)/.installed-$(TF_EXTRA)
 
 PROFILE ?= cpu
 
-.PHONY: lab test test-cpu test-backends test-browser fmt student slides book install clean help
+.PHONY: lab test test-cpu test-backends test-browser test-oldest test-colab fmt student slides book install clean help
 
 help:
 	@echo "make lab   - install (first time) and open JupyterLab on notebooks/ (PORT=$(PORT))"
@@ -22,6 +22,8 @@ help:
 	@echo "make test-cpu - every notebook in the cpu profile; a run that misses its effect fails (about 15 min)"
 	@echo "make test-backends - the engine on TensorFlow, JAX and PyTorch (needs: pip install torch)"
 	@echo "make test-browser - the sliders in JupyterLab in headless Chromium (needs: apt-get install chromium)"
+	@echo "make test-oldest - engine and helper tests on the lowest versions pyproject.toml allows (own venv)"
+	@echo "make test-colab  - every notebook through its Colab bootstrap, on Colab's versions (own venv)"
 	@echo "make fmt   - put notebooks in canonical form, re-stamp buttons and slide metadata"
 	@echo "make student - the student edition, without solutions, in dist/student/"
 	@echo "make slides  - a reveal.js deck per notebook, executed in PROFILE=$(PROFILE), in build/slides/"
@@ -66,6 +68,21 @@ test-backends: $(STAMP)
 test-browser: $(STAMP)
 	$(BIN)/python -m pytest tests/browser --timeout=1800 -p no:cacheprovider -ra
 
+# the engine and helper tests on the lowest versions pyproject.toml allows (tests/versions/oldest.txt)
+test-oldest:
+	test -x .venv-oldest/bin/python || $(PYTHON) -m venv .venv-oldest
+	.venv-oldest/bin/python -m pip install --quiet -r tests/versions/oldest.txt
+	.venv-oldest/bin/python -m pip install --quiet --no-deps -e .
+	DIP_PROFILE=ci MPLBACKEND=Agg .venv-oldest/bin/python -m pytest tests/test_engine.py tests/test_tf_fast.py \
+		tests/test_images.py tests/test_metrics.py tests/test_priors.py tests/test_profiles.py tests/test_exercises.py \
+		tests/test_plotting.py tests/test_hostile_inputs.py --timeout=1800 -p no:cacheprovider -ra
+
+# every notebook as Colab runs it: Colab's versions (tests/versions/colab.txt), the bootstrap cell cloning the course
+test-colab:
+	test -x .venv-colab/bin/python || $(PYTHON) -m venv .venv-colab
+	.venv-colab/bin/python -m pip install --quiet -r tests/versions/colab.txt
+	.venv-colab/bin/python -m pytest tests/colab --timeout=3600 -p no:cacheprovider -ra
+
 fmt: $(STAMP)
 	$(BIN)/python -m course_tools fmt
 
@@ -79,4 +96,4 @@ book: $(STAMP)
 	$(BIN)/python -m course_tools book --profile $(PROFILE) --out build/book
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) .venv-oldest .venv-colab build dist *.egg-info

@@ -12,8 +12,9 @@ STUDENT_REPO_SLUG = "dip-course/deep-image-prior-course-student"
 BRANCH = "main"
 #: folder Colab clones the course into
 COLAB_DIR = "/content/deep-image-prior-course"
-#: environment variable the Colab bootstrap reads for another clone address (tests, mirrors)
+#: environment variables the Colab bootstrap reads for another clone address and folder (tests, mirrors)
 CLONE_URL_ENV = "DIP_COURSE_GIT_URL"
+COURSE_DIR_ENV = "DIP_COURSE_DIR"
 
 
 def github_url(path: str = "", slug: str | None = None) -> str:

@@ -47,7 +47,6 @@ def buttons_source(path: Path, slug: str | None = None) -> str:
 
 
 def colab_source(slug: str | None = None) -> str:
-    d = course.COLAB_DIR
     return f'''# Colab only: fetch the course's helpers and images. Elsewhere this cell does nothing.
 import sys
 
@@ -55,12 +54,13 @@ if "google.colab" in sys.modules:
     import os
     import subprocess
 
-    if not os.path.isdir("{d}"):
+    where = os.environ.get("{course.COURSE_DIR_ENV}", "{course.COLAB_DIR}")
+    if not os.path.isdir(where):
         url = os.environ.get("{course.CLONE_URL_ENV}", "{course.clone_url(slug)}")
-        subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch", "{course.BRANCH}", url, "{d}"], check=True)
+        subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch", "{course.BRANCH}", url, where], check=True)
     # --no-deps keeps Colab's own TensorFlow, Keras and NumPy exactly as they are.
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "-e", "{d}"], check=True)
-    sys.path.insert(0, "{d}")'''
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "-e", where], check=True)
+    sys.path.insert(0, where)'''
 
 
 def next_source(path: Path, order: list[Path]) -> str:
