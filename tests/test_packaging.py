@@ -116,3 +116,36 @@ def test_stderr_filter_passes_on_every_other_line(capfd):
     with stderr_without(("drop me",)):
         os.write(2, b"drop me, a start-up line\nkeep me: a real error\n")
     assert capfd.readouterr().err == "keep me: a real error\n"
+
+
+def _pins(name: str) -> dict:
+    lines = (ROOT / "tests" / "versions" / name).read_text().splitlines()
+    return dict(line.split("==") for line in lines if "==" in line and not line.startswith("#"))
+
+
+def test_the_oldest_pins_are_pyprojects_lower_bounds():
+    """make test-oldest installs, for each dependency, the first release pyproject.toml allows."""
+    from packaging.version import Version
+
+    project = PYPROJECT["project"]
+    lower = {}
+    for text in project["dependencies"] + project["optional-dependencies"]["tf"]:
+        req = Requirement(text)
+        if req.marker is None or req.marker.evaluate({"sys_platform": "linux", "platform_machine": "x86_64"}):
+            lower[req.name] = next(Version(s.version) for s in req.specifier if s.operator == ">=")
+    pins = _pins("oldest.txt")
+    assert set(pins) == set(lower), "oldest.txt must pin exactly the course's dependencies and the tf extra"
+    for name, pin in pins.items():
+        version = Version(pin)
+        series = (lower[name].release + (0,))[:2]
+        assert version >= lower[name] and version.release[:2] == series, (name, pin, str(lower[name]))
+
+
+def test_the_colab_pins_are_within_what_the_course_accepts_but_ipywidgets():
+    """Colab keeps its own packages (the bootstrap installs with --no-deps): the course must work on them all,
+    including ipywidgets 7, which is below the range a local install asks for (JupyterLab 4 needs 8)."""
+    project = PYPROJECT["project"]
+    ranges = {Requirement(t).name: Requirement(t).specifier for t in project["dependencies"] + project["optional-dependencies"]["tf"]}
+    pins = _pins("colab.txt")
+    outside = sorted(name for name, pin in pins.items() if name in ranges and pin not in ranges[name])
+    assert outside == ["ipywidgets"] and pins["ipywidgets"].startswith("7.")

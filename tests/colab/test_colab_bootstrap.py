@@ -8,7 +8,6 @@ and the rest of the notebook runs in the ``ci`` profile on Colab's versions.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -37,8 +36,12 @@ def colab(tmp_path_factory):
         assert _version(dist) == pinned, f"this venv has {dist} {_version(dist)}, Colab {pinned}: run make test-colab"
     subprocess.run([sys.executable, "-m", "pip", "uninstall", "--quiet", "--yes", "dip-helpers"], check=False,
                    capture_output=True)
-    assert importlib.util.find_spec("dip_helpers") is None, "the course must not be installed before the bootstrap"
     tmp = tmp_path_factory.mktemp("colab")
+    # a fresh interpreter outside the repository (as the kernel will be) must not find the course yet
+    found = subprocess.run([sys.executable, "-c", "import importlib.util as u; print(u.find_spec('dip_helpers'))"],
+                           cwd=tmp, capture_output=True, text=True, env={k: v for k, v in os.environ.items()
+                                                                        if k != "PYTHONPATH"}).stdout.strip()
+    assert found == "None", f"the course must not be installed before the bootstrap: {found}"
     bare = tmp / "course.git"
     subprocess.run(["git", "clone", "--quiet", "--bare", str(ROOT), str(bare)], check=True)
     head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], check=True, capture_output=True,
