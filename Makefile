@@ -46,7 +46,7 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks --port=$(PORT) --ServerApp.ip=$(IP) $(NO_BROWSER) $(ALLOW_ROOT)
 
 test: $(STAMP)
-	DIP_PROFILE=ci MPLBACKEND=Agg $(BIN)/python -m pytest tests notebooks --ignore=tests/browser --nbval-lax \
+	DIP_PROFILE=ci MPLBACKEND=Agg $(BIN)/python -m pytest tests notebooks --ignore=tests/browser --ignore=tests/colab --nbval-lax \
 		--nbval-current-env --nbval-cell-timeout=900 --timeout=1800 -p no:cacheprovider -ra
 	KERAS_BACKEND=jax DIP_PROFILE=ci MPLBACKEND=Agg $(BIN)/python -m pytest tests/test_engine.py \
 		--timeout=1800 -p no:cacheprovider -ra
