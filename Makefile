@@ -36,7 +36,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[$(TF_EXTRA),dev]"
 	# JupyterLab saves the sliders' state with the notebook, so that a saved notebook shows their pictures
 	mkdir -p $(VENV)/share/jupyter/lab/settings
-	cp course_tools/lab/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
+	cp jupyter/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	rm -f $(VENV)/.installed-*
 	touch $@
 

@@ -21,7 +21,7 @@ from . import course, nbtools
 ROOT = Path(__file__).resolve().parent.parent
 STUDENT_TEMPLATE = Path(__file__).resolve().parent / "student"
 #: what the student edition copies from the repository
-STUDENT_PARTS = ("dip_helpers", "data", "pyproject.toml", "environment.yml", "LICENSE", "conftest.py")
+STUDENT_PARTS = ("dip_helpers", "data", "jupyter", "pyproject.toml", "environment.yml", "LICENSE", "conftest.py")
 JUNK = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".ipynb_checkpoints", "runs")
 #: the sentence of each notebook's Exercises section that points to the solutions
 SOLUTIONS_POINTER = re.compile(r"(;\s*w|\n?W)orked solutions are in `course_tools/solutions/[^`]+`(: try first!)?\.?")

@@ -37,6 +37,8 @@ def test_student_edition_has_no_solutions_and_its_own_links(student):
     assert "student edition" in readme and course.colab_url("notebooks/00_images_noise_psnr.ipynb", course.STUDENT_REPO_SLUG) in readme
     make = (student / "Makefile").read_text(encoding="utf-8")
     assert re.search(r"^check: ", make, re.M) and re.search(r"^lab: ", make, re.M) and "tests" not in make
+    for used in re.findall(r"\bcp (\S+)", make):  # every file its recipes copy is in the edition
+        assert (student / used).is_file(), used
 
 
 def test_student_edition_refuses_to_overwrite_a_folder_it_did_not_make(tmp_path):
