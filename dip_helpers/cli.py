@@ -82,7 +82,8 @@ def run_task(args) -> int:
                            seed=args.seed, early_stop=args.early_stop, precision=args.precision).validate()
         if size < 0:
             raise ValueError("--size must be 0 (keep) or positive")
-        image = images.load_image(args.image, size=size or None)
+        original = images.load_image(args.image)  # read once: a mask file is checked against its size
+        image = images.resize_image(original, size) if size else original
         truth, op, baseline = image, operators.Identity(), None
         if args.command == "denoise":
             measurement = images.add_gaussian_noise(image, args.sigma, seed=args.seed) if args.sigma else image
@@ -93,7 +94,7 @@ def run_task(args) -> int:
             elif args.mask == "text":
                 mask = masks.text_mask(image.shape)
             else:  # a mask made for the file: checked against its size, then cropped and resized as the image was
-                mask = masks.load_mask(args.mask, images.load_image(args.image).shape)
+                mask = masks.load_mask(args.mask, original.shape)
                 mask = mask if not size else (images.resize_image(mask, size) > 0.5).astype("float32")
             op = operators.Mask(mask)
             measurement = op.measure(image)

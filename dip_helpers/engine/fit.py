@@ -212,7 +212,8 @@ def fit_dip(measurement, operator: Operator | None = None, config: DIPConfig | N
 
     config = (config or DIPConfig()).validate()
     operator = operator or Identity()
-    cache_dir = os.environ.get("DIP_CACHE") or None if cache_dir is None else cache_dir
+    if cache_dir is None:
+        cache_dir = os.environ.get("DIP_CACHE") or None
     cache = cache_path(cache_dir, config, measurement, operator, truth) if cache_dir else None
     if cache is not None and cache.is_file() and not force:
         if verbose:

@@ -190,13 +190,12 @@ def _own_size(img) -> bool:
     return natural > 50 and abs(w - natural) <= 0.02 * natural
 
 
-def _changed(page, img, old_src: str) -> str:
+def _changed(page, img, old_src: str) -> None:
     page.wait_for_function("([i, s]) => i.src !== s && i.complete && i.naturalWidth > 0", arg=[img.element_handle(), old_src],
                            timeout=60_000)
-    return img.get_attribute("src")
 
 
-def _move_slider(page, cell) -> None:
+def _move_slider(cell) -> None:
     """Click the slider's track far from its handle, as a student would."""
     track = cell.locator(".noUi-base").first
     box, handle = track.bounding_box(), cell.locator(".noUi-handle").first.bounding_box()
@@ -239,16 +238,22 @@ def test_00_noise_slider_redraws_the_picture_once_at_its_own_size(browser, lab):
     reopened.page.close()
 
 
+def _redraws(nb, text: str, move, label: str, own_size: bool = True) -> None:
+    """In the cell whose source holds ``text``, ``move(cell)`` must replace the picture (at its own size)."""
+    cell = nb.cell(text)
+    img = _picture(cell)
+    before = img.get_attribute("src")
+    move(cell)
+    _changed(nb.page, img, before)
+    if own_size:
+        assert _own_size(img)
+    nb.shot(cell, label)
+
+
 def test_01_kernel_picker_redraws(browser, lab):
     nb = Notebook(browser, lab, NOTEBOOKS[1])
     nb.run_all()
-    cell = nb.cell("dh.choice_view(show_kernel")
-    img = _picture(cell)
-    before = img.get_attribute("src")
-    cell.locator("select").select_option("laplacian")
-    _changed(nb.page, img, before)
-    assert _own_size(img)
-    nb.shot(cell, "laplacian")
+    _redraws(nb, "dh.choice_view(show_kernel", lambda cell: cell.locator("select").select_option("laplacian"), "laplacian")
     nb.check_widgets()
     nb.page.close()
 
@@ -256,12 +261,7 @@ def test_01_kernel_picker_redraws(browser, lab):
 def test_03_lambda_slider_redraws(browser, lab):
     nb = Notebook(browser, lab, NOTEBOOKS[2])
     nb.run_all()
-    cell = nb.cell('label="lambda"')
-    img = _picture(cell)
-    before = img.get_attribute("src")
-    _move_slider(nb.page, cell)
-    _changed(nb.page, img, before)
-    nb.shot(cell, "lambda")
+    _redraws(nb, 'label="lambda"', _move_slider, "lambda", own_size=False)
     nb.check_widgets()
     nb.page.close()
 
@@ -273,12 +273,6 @@ def test_05_live_view_and_step_slider(browser, lab):
     pictures = live.locator(".jp-OutputArea-output img")
     assert pictures.count() == 1, f"the live view left {pictures.count()} pictures instead of redrawing one"
     nb.shot(live, "live-view")
-    cell = nb.cell('label="step"')
-    img = _picture(cell)
-    before = img.get_attribute("src")
-    _move_slider(nb.page, cell)
-    _changed(nb.page, img, before)
-    assert _own_size(img)
-    nb.shot(cell, "step-slider")
+    _redraws(nb, 'label="step"', _move_slider, "step-slider")
     nb.check_widgets()
     nb.page.close()
