@@ -51,11 +51,14 @@ def curves():
 
 
 def test_same_seed_same_curve_on_every_backend(curves):
-    """Same weights (drawn with NumPy), same z, no input noise: the curves agree within 0.02 dB over the
-    first 10 steps and 0.25 dB over 25 (measured: at most 0.01 and 0.11 dB for JAX and PyTorch against TensorFlow).
+    """Same weights (drawn with NumPy), same z, no input noise: the curves agree within 0.03 dB over the first
+    10 steps, 0.02 dB in the median over 25 and 0.5 dB at worst.
 
-    They differ by floating-point rounding only (each backend sums convolutions in its own order),
-    which Adam and batch norm amplify step after step.
+    They differ by floating-point rounding only (each backend and each of TensorFlow's kernel sets, oneDNN's and
+    its plain ones, sums convolutions in its own order), which Adam and batch norm amplify step after step. Measured
+    between TensorFlow with and without oneDNN, JAX and PyTorch: at most 0.020 dB over the first 10 steps, a median
+    of at most 0.008 dB and a worst step of 0.32 dB. A learning rate 5% off moves the curve by 0.2 dB from the
+    first 10 steps on.
     """
     assert len(curves) >= 2 and all(c["backend"] == b for b, c in curves.items())
     reference = np.asarray(curves[WANTED[0]]["psnr_truth"])
@@ -64,7 +67,7 @@ def test_same_seed_same_curve_on_every_backend(curves):
         psnr = np.asarray(curve["psnr_truth"])
         assert psnr[0] == pytest.approx(reference[0], abs=1e-3), backend  # the same start
         gap = np.abs(psnr - reference)
-        assert gap[:10].max() < 0.02 and gap.max() < 0.25, (backend, gap)
+        assert gap[:10].max() < 0.03 and np.median(gap) < 0.02 and gap.max() < 0.5, (backend, gap)
 
 
 def test_unknown_or_missing_backend_says_what_to_do(monkeypatch):

@@ -12,7 +12,8 @@ import pytest
 import dip_helpers as dh
 from dip_helpers.engine import callbacks as cb
 from dip_helpers.engine import DIPConfig, DIPResult, build_dip, count_trainable, fit_dip, network_input, skip_network
-from dip_helpers.engine.operators import Downsampler, Identity, Mask, box_kernel, gaussian_kernel, lanczos_kernel
+from dip_helpers.engine.operators import (Downsampler, Identity, Mask, box_kernel, downsampling_matrix, gaussian_kernel,
+                                         lanczos_kernel)
 from dip_helpers.masks import random_mask, text_mask
 
 from _backend import gradient
@@ -61,13 +62,25 @@ def test_skip_network_knobs():
     assert not any("concat" in layer.name and "bn" not in layer.name for layer in no_skip.layers)
     no_bn = skip_network(8, 1, (8, 8), (8, 8), (2, 2), batch_norm=False)
     assert not any("bn" in layer.name for layer in no_bn.layers) and count_trainable(no_bn) < count_trainable(base)
-    for kw in (dict(pad="zero"), dict(upsample="nearest"), dict(downsample="avg"), dict(need_sigmoid=False)):
-        net = skip_network(8, 3, (8, 8), (8, 8), (2, 2), **kw)
-        assert net(np.zeros((1, 16, 20, 8), np.float32)).shape == (1, 16, 20, 3)
+    net = skip_network(8, 3, (8, 8), (8, 8), (2, 2), need_sigmoid=False)
+    assert net(np.zeros((1, 16, 20, 8), np.float32)).shape == (1, 16, 20, 3)
     with pytest.raises(ValueError, match="scales"):
         skip_network(8, 3, (8, 8), (8,), (2, 2))
     with pytest.raises(ValueError, match="pad"):
         skip_network(pad="circular")
+
+
+@pytest.mark.parametrize("dtype", [None, "mixed_bfloat16", "mixed_float16"])
+@pytest.mark.parametrize("pad,upsample,downsample", [("reflection", "bilinear", "stride"), ("zero", "nearest", "avg")])
+def test_every_network_option_runs_forward_and_backward(pad, upsample, downsample, dtype):
+    """Each padding, upsampling, downsampling and precision on this backend's kernels (CI runs TensorFlow with
+    oneDNN on and off): the right shape, and a finite gradient that reaches the input."""
+    net = skip_network(4, 3, (4, 4), (4, 4), (2, 2), pad=pad, upsample=upsample, downsample=downsample, dtype=dtype)
+    x = np.random.default_rng(0).random((1, 16, 20, 4)).astype(np.float32)
+    out = keras.ops.convert_to_numpy(net(x, training=True))
+    assert out.shape == (1, 16, 20, 3) and np.isfinite(out).all()
+    g = gradient(lambda t: keras.ops.sum(net(t, training=True)), x)
+    assert np.isfinite(g).all() and np.abs(g).sum() > 0
 
 
 def test_mixed_precision_keeps_a_float32_image(noisy_pair):
@@ -107,19 +120,35 @@ def test_downsampler_keeps_constants_and_shapes(kernel, factor):
     assert d.output_shape((64, 48, 3)) == y.shape
 
 
-def test_downsampler_matches_a_direct_2d_convolution():
-    rng = np.random.default_rng(0)
-    x = rng.random((32, 24, 2)).astype(np.float32)
-    d = Downsampler(4, "lanczos2")
+@pytest.mark.parametrize("kernel", ["lanczos2", "lanczos3", "gauss", "box"])
+@pytest.mark.parametrize("factor", [2, 4, 8])
+def test_downsampler_matches_a_direct_2d_convolution(kernel, factor):
+    """The 2-D kernel (outer product of the 1-D one) slid with stride ``factor`` over the image, its edges
+    repeated by (taps - factor) / 2 pixels, in float64: what the operator computed as a strided convolution."""
+    rng = np.random.default_rng(factor)
+    x = rng.random((8 * factor, 6 * factor, 2))
+    d = Downsampler(factor, kernel)
     k2 = np.outer(d.kernel, d.kernel)
-    p = d.pad
-    xp = np.pad(x, [(p, p), (p, p), (0, 0)], mode="edge")
     n = len(d.kernel)
+    p = (n - factor) // 2
+    xp = np.pad(x, [(p, p), (p, p), (0, 0)], mode="edge")
     ref = np.zeros((8, 6, 2))
     for i in range(8):
         for j in range(6):
-            ref[i, j] = np.tensordot(k2, xp[4 * i : 4 * i + n, 4 * j : 4 * j + n], axes=([0, 1], [0, 1]))
-    assert np.allclose(d.measure(x), ref, atol=1e-5)
+            ref[i, j] = np.tensordot(k2, xp[factor * i : factor * i + n, factor * j : factor * j + n], axes=([0, 1], [0, 1]))
+    assert np.abs(d.measure(x) - ref).max() < 1e-6
+
+
+def test_downsampler_gradient_is_its_transpose():
+    """The loss's gradient goes back through A^T: d<A(x), y>/dx = D_H^T y D_W, checked against the matrices."""
+    rng = np.random.default_rng(0)
+    d = Downsampler(4)
+    x = rng.random((1, 32, 24, 3)).astype(np.float32)
+    y = rng.random((1, 8, 6, 3)).astype(np.float32)
+    g = gradient(lambda t: keras.ops.sum(d(t) * keras.ops.convert_to_tensor(y)), x)[0]
+    dh_, dw = downsampling_matrix(32, d.kernel, 4), downsampling_matrix(24, d.kernel, 4)
+    assert dh_.shape == (8, 32) and np.allclose(dh_.sum(1), 1, atol=1e-6)
+    assert np.allclose(g, np.einsum("ih,ijc,jw->hwc", dh_, y[0], dw), atol=1e-6)
 
 
 def test_lanczos2_taps_written_out():
@@ -314,6 +343,20 @@ def test_a_cache_that_cannot_be_written_costs_nothing_but_a_message(noisy_pair, 
     blocker.write_text("a file where the cache folder should be")
     result = fit_dip(y, None, DIPConfig(steps=2, **TINY), truth=x, cache_dir=blocker / "cache", verbose=False)
     assert result.output.shape == y.shape and "Could not save the run in the cache" in capsys.readouterr().out
+
+
+def test_one_downsampler_serves_runs_in_every_precision_and_compiled(noisy_pair):
+    """The same operator object in several compiled steps (mixed precision traces its own; XLA too on TensorFlow):
+    nothing it keeps between calls may belong to one of them."""
+    x, _ = noisy_pair
+    low = Downsampler(2).measure(x)
+    d = Downsampler(2)  # first called inside a compiled step
+    runs = [dict(precision="float32"), dict(precision="mixed_bfloat16"), dict(precision="mixed_float16")]
+    if keras.backend.backend() == "tensorflow":
+        runs.append(dict(jit_compile=True))
+    for extra in runs:
+        r = fit_dip(low, d, DIPConfig(steps=2, **TINY, **extra), truth=x, verbose=False)
+        assert r.output.shape == x.shape and np.isfinite(r.history["loss"]).all(), extra
 
 
 def test_superres_and_inpainting_improve_on_their_input():

@@ -107,11 +107,27 @@ def box_kernel(factor: int) -> np.ndarray:
     return np.full(factor, 1.0 / factor)
 
 
+def downsampling_matrix(n: int, kernel: np.ndarray, factor: int) -> np.ndarray:
+    """The ``(n // factor, n)`` matrix that filters a line of ``n`` pixels with ``kernel`` and keeps one in ``factor``.
+
+    Row ``i`` holds the kernel's taps over the pixels around block ``i`` (edges repeated), so that
+    ``D @ line`` is the filtered line, already subsampled.
+    """
+    k, pad = len(kernel), (len(kernel) - factor) // 2
+    matrix = np.zeros((n // factor, n))
+    for i in range(n // factor):
+        pixels = np.clip(np.arange(i * factor - pad, i * factor - pad + k), 0, n - 1)  # edges repeated
+        np.add.at(matrix[i], pixels, kernel)
+    return matrix.astype(np.float32)
+
+
 class Downsampler(Operator):
     """Super-resolution: blur with a separable kernel then keep one pixel in ``factor`` (edges repeated).
 
     ``kernel``: 'lanczos2' (the paper's), 'lanczos3', 'gauss' or 'box'; ``factor``: 2, 4 or 8.
-    An ``(H, W)`` image becomes ``(H // factor, W // factor)``.
+    An ``(H, W)`` image becomes ``(H // factor, W // factor)``: ``A(x) = D_H x D_W^T`` for every
+    channel, with the two matrices of :func:`downsampling_matrix`. Matrix products run on every
+    backend and every CPU (a convolution with unequal strides does not).
     """
 
     name = "downsampler"
@@ -125,19 +141,19 @@ class Downsampler(Operator):
             raise ValueError(f"kernel must be one of {', '.join(self.KERNELS)}, got {kernel!r}")
         self.factor, self.kernel_name = factor, kernel
         self.kernel = self.KERNELS[kernel](factor)
-        self.pad = (len(self.kernel) - factor) // 2
+        self._matrices = {}
 
-    def _along(self, x, axis: int):
-        """Repeat the edges, then filter along ``axis`` (1: height, 2: width) with stride ``factor``."""
-        n, c, k = x.shape[axis], x.shape[3], len(self.kernel)
-        x = ops.take(x, np.clip(np.arange(-self.pad, n + self.pad), 0, n - 1), axis=axis)
-        shape = (k, 1, 1, 1) if axis == 1 else (1, k, 1, 1)  # (height, width, channels, 1): one filter per channel
-        kernel = ops.convert_to_tensor(np.tile(self.kernel.reshape(shape), (1, 1, c, 1)).astype(np.float32))
-        strides = (self.factor, 1) if axis == 1 else (1, self.factor)
-        return ops.depthwise_conv(ops.cast(x, "float32"), kernel, strides=strides, padding="valid")
+    def matrix(self, n: int) -> np.ndarray:
+        """:func:`downsampling_matrix` for a side of ``n`` pixels (made once per size)."""
+        if n not in self._matrices:
+            self._matrices[n] = downsampling_matrix(n, self.kernel, self.factor)
+        return self._matrices[n]
 
     def __call__(self, x):
-        return self._along(self._along(x, 1), 2)
+        x = ops.cast(x, "float32")
+        rows, cols = (ops.convert_to_tensor(self.matrix(n)) for n in x.shape[1:3])
+        x = ops.einsum("ih,bhwc->biwc", rows, x)  # along the height
+        return ops.einsum("jw,biwc->bijc", cols, x)  # along the width
 
     def output_shape(self, shape):
         h, w = shape[:2]
