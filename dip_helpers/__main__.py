@@ -11,6 +11,8 @@ def main(argv=None) -> int:
     parser.epilog = "The engine runs on the Keras backend named by KERAS_BACKEND: tensorflow (default), jax or torch."
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("profile", help="print the profile that would run here")
+    p_machine = sub.add_parser("machine", help="print the CPU, its vector extensions and whether TensorFlow uses oneDNN")
+    p_machine.add_argument("--json", action="store_true", help="print one JSON line")
     p_bench = sub.add_parser("bench", help="speed and memory of one training step of the paper's network")
     p_bench.add_argument("--size", type=int, default=256)
     p_bench.add_argument("--channels", type=int, default=128)
@@ -42,6 +44,18 @@ def main(argv=None) -> int:
         else:
             for k, v in r.items():
                 print(f"{k:>16}: {v}")
+        return 0
+    if args.command == "machine":
+        import json
+
+        from .bench import machine
+
+        m = machine()
+        if args.json:
+            print(json.dumps(m))
+        else:
+            for k, v in m.items():
+                print(f"{k:>16}: {', '.join(v) if isinstance(v, list) else v}")
         return 0
     if args.command == "profile":
         from .profiles import get_profile

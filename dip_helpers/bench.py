@@ -1,18 +1,25 @@
-"""``python -m dip_helpers bench``: speed and memory of one DIP training step.
+"""``python -m dip_helpers bench``: speed and memory of one DIP training step, and the machine it ran on.
 
 Reports ms per step; the step's GFLOP, counted from the layers (each convolution's forward
 pass, its gradient to the weights and, except for the layers that read the fixed input z, its
-gradient to its input); achieved GFLOP/s; this machine's convolution throughput (one 3x3,
-C->C convolution in the step's compute precision, forward and both gradients, at the same
-size); their ratio; peak memory and the parameter count. The step and the convolution are
-timed in alternating rounds and each round's ratio is kept, so that both see the same machine:
-on a shared machine the speed drifts. The medians are reported.
+gradient to its input); achieved GFLOP/s; the machine's limit, its float32 matrix-product
+throughput (NumPy's 2048x2048 product on a CPU, the backend's on a GPU), and the step's fraction
+of it; the backend's own convolution throughput (one 3x3, C->C convolution in the step's compute
+precision, forward and both gradients, at the same size) and the step's fraction of that; peak
+memory and the parameter count; the CPU, its vector extensions and whether TensorFlow uses oneDNN.
+The step, the convolution and the product are timed in alternating rounds and each round's
+ratios are kept, so that all see the same machine: on a shared machine the speed drifts. The
+medians are reported.
+
+``python -m dip_helpers machine`` prints the machine part alone.
 """
 
 from __future__ import annotations
 
+import os
 import platform
 import resource
+import subprocess
 import time
 
 import numpy as np
@@ -78,6 +85,21 @@ def _time_rounds(fns, steps: int, rounds: int = 5) -> list[list[float]]:
     return times
 
 
+def matmul_step():
+    """One float32 matrix product, the machine's limit, and its FLOP count: NumPy's 2048 x 2048 on a CPU (its BLAS
+    on all cores), the backend's 8192 x 8192 on a GPU (in its default precision, as the step)."""
+    import keras
+
+    gpu = device_name().startswith("GPU")
+    n = 8192 if gpu else 2048
+    rng = np.random.default_rng(1)
+    a, b = rng.random((n, n), np.float32), rng.random((n, n), np.float32)
+    if gpu:  # Keras puts the tensors on the GPU
+        a, b = keras.ops.convert_to_tensor(a), keras.ops.convert_to_tensor(b)
+        return (lambda: keras.ops.matmul(a, b)[0, 0]), 2.0 * n**3  # one number comes back: no copy timed
+    return (lambda: a @ b), 2.0 * n**3
+
+
 def conv_step(size: int, channels: int, dtype: str = "float32"):
     """A 3x3 ``channels``->``channels`` convolution at ``size`` with both gradients, on the Keras backend, and its
     FLOP count."""
@@ -131,16 +153,75 @@ def conv_step(size: int, channels: int, dtype: str = "float32"):
     return step, flop
 
 
-def _cpu_name() -> str:
-    import os
-
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux, sysctl on macOS)."""
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
             cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
+        if platform.system() == "Darwin":
+            cpu = _sysctl("machdep.cpu.brand_string") or cpu
+    return cpu
+
+
+def _sysctl(name: str) -> str:
+    try:
+        return subprocess.run(["sysctl", "-n", name], capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+#: the vector extensions that decide TensorFlow's CPU kernels, by the names Linux gives their flags
+VECTOR_EXTENSIONS = {"AVX2": ("avx2",), "AVX-512": ("avx512f",), "AVX512-VNNI": ("avx512_vnni",),
+                     "AVX512-BF16": ("avx512_bf16",), "AVX-VNNI": ("avx_vnni",),
+                     "AMX": ("amx_tile", "amx_bf16", "amx_int8"), "NEON": ("asimd", "neon")}
+
+
+def cpu_features() -> list[str]:
+    """Which of :data:`VECTOR_EXTENSIONS` this CPU has (empty where the system does not say)."""
+    flags = set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith(("flags", "Features")):  # x86, ARM
+                    flags.update(line.split(":", 1)[1].lower().split())
+    except OSError:
         pass
-    return f"CPU: {cpu}, {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()} cores"
+    if platform.system() == "Darwin":
+        for name in ("machdep.cpu.features", "machdep.cpu.leaf7_features"):  # Intel Macs
+            flags.update(f.replace(".", "_") for f in _sysctl(name).lower().split())
+        if platform.machine() == "arm64":  # Apple Silicon: NEON is part of the architecture
+            flags.add("neon")
+    return [name for name, aliases in VECTOR_EXTENSIONS.items() if flags & set(aliases)]
+
+
+def onednn_enabled() -> bool | None:
+    """Whether this process's TensorFlow runs oneDNN's kernels (it asks TensorFlow); None without TensorFlow."""
+    try:
+        import tensorflow  # noqa: F401  (the flag is read when TensorFlow loads)
+        from tensorflow.python.util import _pywrap_util_port
+    except ImportError:
+        return None
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
+def threads() -> int:
+    """The cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def machine(ask_tensorflow: bool = True) -> dict:
+    """The CPU, its cores and vector extensions, and TensorFlow's kernel set (asked only with ``ask_tensorflow``,
+    which imports it): what every CPU timing must name."""
+    setting = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    return {"cpu": cpu_model(), "cores": threads(), "cpu_features": cpu_features(),
+            "onednn": onednn_enabled() if ask_tensorflow else None,
+            "onednn_chosen_by": f"TF_ENABLE_ONEDNN_OPTS={setting}" if setting else "TensorFlow's default for this CPU"}
+
+
+def _cpu_name() -> str:
+    return f"CPU: {cpu_model()}, {threads()} cores"
 
 
 def device_name() -> str:
@@ -216,14 +297,22 @@ def bench(size: int = 256, channels: int = 128, steps: int = 10, jit_compile: bo
     model = build_dip(y, None, cfg)
     train = train_step_function(model)
     conv, conv_flop = conv_step(size, channels, {"mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}.get(precision, "float32"))
-    step_times, conv_times = _time_rounds([train, conv], steps)
+    product, product_flop = matmul_step()
+    step_times, conv_times, product_times = _time_rounds([train, conv, product], steps)
     gflop = conv_flops(model.net, model.z.shape[1], model.z.shape[2], training=True) / 1e9
-    sec, peak_conv = float(np.median(step_times)), conv_flop / float(np.median(conv_times)) / 1e9
-    ratio = float(np.median([gflop / s * c / conv_flop * 1e9 for s, c in zip(step_times, conv_times)]))
+    sec = float(np.median(step_times))
+
+    def fraction(times, flop):  # the step's GFLOP/s over the other's, round by round
+        return round(float(np.median([gflop / s * t / flop * 1e9 for s, t in zip(step_times, times)])), 3)
+
     return {
         "ms_per_step": round(1000 * sec, 2), "gflop_per_step": round(gflop, 2), "gflops": round(gflop / sec, 1),
-        "conv_peak_gflops": round(peak_conv, 1), "efficiency": round(ratio, 3),
+        "matmul_gflops": round(product_flop / float(np.median(product_times)) / 1e9, 1),
+        "fraction_of_matmul": fraction(product_times, product_flop),
+        "conv_gflops": round(conv_flop / float(np.median(conv_times)) / 1e9, 1),
+        "fraction_of_conv": fraction(conv_times, conv_flop),
         "peak_rss_mb": round(peak_memory_mb(), 1), "params": count_trainable(model.net), "device": device_name(),
         "backend": keras.backend.backend(), "fast": bool(fast and keras.backend.backend() == "tensorflow"),
         "size": size, "channels": channels, "steps": steps, "jit_compile": jit_compile, "precision": precision,
+        **machine(ask_tensorflow=keras.backend.backend() == "tensorflow"),
     }

@@ -2,6 +2,8 @@
 
 import io
 import json
+import os
+import platform
 import subprocess
 import sys
 
@@ -579,8 +581,9 @@ def test_result_save_load_round_trip(tiny_run, tmp_path):
 
 # --- command line ---------------------------------------------------------------------------------------------
 
-def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "dip_helpers", *args], capture_output=True, text=True)
+def _cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "dip_helpers", *args], capture_output=True, text=True,
+                          env=None if env is None else {**os.environ, **env})
 
 
 def test_cli_denoise_writes_everything(tmp_path):
@@ -633,10 +636,39 @@ def test_bench_json_line():
     done = _cli("bench", "--size", "32", "--channels", "8", "--steps", "1", "--json")
     assert done.returncode == 0, done.stderr
     r = json.loads(done.stdout.strip().splitlines()[-1])
-    for key in ("ms_per_step", "gflop_per_step", "gflops", "conv_peak_gflops", "efficiency", "peak_rss_mb", "params", "device"):
+    for key in ("ms_per_step", "gflop_per_step", "gflops", "matmul_gflops", "fraction_of_matmul", "conv_gflops",
+                "fraction_of_conv", "peak_rss_mb", "params", "device", "cpu", "cpu_features", "onednn"):
         assert key in r
     assert r["params"] == count_trainable(skip_network(32, 3, (8,) * 5, (8,) * 5, (4,) * 5)) and r["ms_per_step"] > 0
+    # medians of per-round ratios, close to the ratio of the medians
+    assert r["fraction_of_matmul"] == pytest.approx(r["gflops"] / r["matmul_gflops"], rel=0.5)
+    assert r["fraction_of_conv"] == pytest.approx(r["gflops"] / r["conv_gflops"], rel=0.5)
+    assert (r["onednn"] is None) == (keras.backend.backend() != "tensorflow")
     assert _cli("bench", "--size", "0").returncode == 2
+
+
+def test_machine_names_the_cpu_and_asks_tensorflow_for_its_kernels():
+    """The vector extensions as /proc/cpuinfo lists them (on Linux), and oneDNN as TensorFlow reports it under each
+    setting: off with 0 everywhere, on with 1 where TensorFlow is built with it (Linux on x86-64)."""
+    linux = sys.platform.startswith("linux")
+    flags = set()
+    if linux:
+        with open("/proc/cpuinfo") as f:
+            flags = {w for line in f if line.startswith(("flags", "Features")) for w in line.split(":", 1)[1].split()}
+    for setting in ("0", "1"):
+        done = _cli("machine", "--json", env={"TF_ENABLE_ONEDNN_OPTS": setting})
+        assert done.returncode == 0, done.stderr
+        m = json.loads(done.stdout.strip().splitlines()[-1])
+        assert m["onednn_chosen_by"] == f"TF_ENABLE_ONEDNN_OPTS={setting}" and isinstance(m["onednn"], bool)
+        if setting == "0" or (linux and platform.machine() == "x86_64"):
+            assert m["onednn"] is (setting == "1")
+        if not linux:
+            continue
+        assert ("AVX2" in m["cpu_features"]) == ("avx2" in flags)
+        assert ("AVX-512" in m["cpu_features"]) == ("avx512f" in flags)
+        assert ("AVX-VNNI" in m["cpu_features"]) == ("avx_vnni" in flags)
+        assert ("NEON" in m["cpu_features"]) == bool({"asimd", "neon"} & flags)
+        assert m["cores"] >= 1 and m["cpu"]
 
 
 # --- result cache ---------------------------------------------------------------------------------------------
