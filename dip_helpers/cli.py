@@ -1,9 +1,11 @@
 """``python -m dip_helpers denoise|inpaint|superres IMAGE --out DIR``: one DIP run from the shell.
 
 Writes into DIR: ``result.png`` (last output), ``average.png`` (moving average),
-``es.png`` (early-stopping pick), ``input.png`` (the measurement), ``metrics.csv``,
-``psnr.png`` and TensorBoard logs in ``tb/``; prints one JSON line of numbers.
-Everything is written to a temporary folder first, so a failed run leaves nothing.
+``es.png`` (early-stopping pick), ``input.png`` (the measurement, clipped to [0, 1] for the
+picture), ``metrics.csv``, ``psnr.png``, ``summary.json`` and TensorBoard logs in ``tb/``; prints
+one JSON line of numbers. Everything is written to a temporary folder first, so a refused or
+interrupted run leaves nothing; if writing fails after the fit, the fitted run is kept as
+``result.npz`` (``DIPResult.load``) and the error says where.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+
+import numpy as np
 
 #: per profile: image side (0 keeps the file's size), steps, channels
 DEFAULTS = {"ci": (64, 40, 16), "cpu": (128, 1500, 64), "gpu": (256, 3000, 128), "paper": (512, 3000, 128)}
@@ -62,7 +66,6 @@ def run_task(args) -> int:
 
     try:
         from .engine import DIPConfig, fit_dip, operators
-        from .engine.callbacks import write_history_csv
         from .engine.memory import RunTooLarge
     except ImportError as exc:  # no usable Keras backend: say what to install
         return _fail(str(exc))
@@ -114,7 +117,9 @@ def run_task(args) -> int:
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     except OSError as exc:
         return _fail(f"cannot write the results into '{out.parent}' ({exc.strerror or exc}); choose another --out")
+    kept = False
     try:
+        notes = _save_measurement(measurement, tmp / "input.png")  # before the fit: what can fail, fails now
         try:
             result = fit_dip(measurement, op, config, truth=truth, log_dir=tmp / "tb")
         except RunTooLarge as exc:  # too large for the memory that is free: say so, write nothing
@@ -122,28 +127,81 @@ def run_task(args) -> int:
         except KeyboardInterrupt:
             print(f"\ninterrupted: the run was stopped and nothing was written to '{out}'", file=sys.stderr)
             return 130
-        images.save_image(result.output, tmp / "result.png")
-        images.save_image(result.average, tmp / "average.png")
-        images.save_image(measurement, tmp / "input.png")
-        if result.es_output is not None:
-            images.save_image(result.es_output, tmp / "es.png")
-        write_history_csv(result.history, tmp / "metrics.csv")
-        _plot_curves(result, tmp / "psnr.png")
-        summary = {"task": args.command, "profile": profile, "steps": config.steps, "psnr_input": None,
-                   "psnr_last": None, "psnr_ema_last": None, "psnr_peak": None, "peak_step": None, "psnr_es": None}
-        summary.update(result.summary())
-        if truth is not None:
-            summary["psnr_input"] = psnr(truth, baseline if baseline is not None else measurement)
-        summary["notes"] = result.notes
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=1))
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
+        try:
+            summary = _write_results(result, tmp, args.command, profile, config.steps, notes)
+            if truth is not None:
+                summary["psnr_input"] = psnr(truth, baseline if baseline is not None else measurement)
+            (tmp / "summary.json").write_text(json.dumps(summary, indent=1))
+            _replace(out, tmp)
+        except Exception as exc:  # the fit is done: whatever failed, the fitted run is not lost
+            where = _keep_the_fit(result, tmp, out)
+            kept = where is not None and where.parent == tmp
+            said = f"the fitted run is kept in '{where}' (load it with dip_helpers.DIPResult.load)" if where else \
+                "the fitted run could not be saved anywhere either"
+            print(f"error: writing the results failed after the fit ({type(exc).__name__}: {exc}); {said}",
+                  file=sys.stderr)
+            return 1
     finally:
-        if tmp.exists():
+        if tmp.exists() and not kept:
             shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(summary))
     return 0
+
+
+def _save_measurement(measurement, path: Path) -> list[str]:
+    """Save the measurement's picture, clipped to [0, 1]; a note for the summary when clipping changed it."""
+    from .images import save_image
+
+    low, high = float(np.min(measurement)), float(np.max(measurement))
+    save_image(measurement, path, clip=True)
+    if low >= 0 and high <= 1:
+        return []
+    note = (f"input.png is clipped to [0, 1] for the picture: the measurement spans [{low:.3g}, {high:.3g}] (a "
+            "Lanczos kernel rings past black and white near sharp edges); the fit used it unclipped")
+    print(f"note: {note}", file=sys.stderr)
+    return [note]
+
+
+def _write_results(result, folder: Path, task: str, profile: str, steps: int, notes: list) -> dict:
+    """Write the output images, the curves and their figure into ``folder``; return the summary."""
+    from .engine.callbacks import write_history_csv
+    from .images import save_image
+
+    save_image(result.output, folder / "result.png")
+    save_image(result.average, folder / "average.png")
+    if result.es_output is not None:
+        save_image(result.es_output, folder / "es.png")
+    write_history_csv(result.history, folder / "metrics.csv")
+    _plot_curves(result, folder / "psnr.png")
+    summary = {"task": task, "profile": profile, "steps": steps, "psnr_input": None, "psnr_last": None,
+               "psnr_ema_last": None, "psnr_peak": None, "peak_step": None, "psnr_es": None}
+    summary.update(result.summary())
+    summary["notes"] = notes + result.notes
+    return summary
+
+
+def _replace(out: Path, tmp: Path) -> None:
+    """Put the finished folder ``tmp`` where ``out`` is (replacing it)."""
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+
+
+def _keep_the_fit(result, tmp: Path, out: Path) -> Path | None:
+    """After writing failed: save the fitted run as ``result.npz`` in ``out`` with what was written, else in the
+    temporary folder, else in the system's temporary folder. Returns where it is (None: nowhere)."""
+    try:
+        result.save(tmp / "result.npz")
+    except Exception:  # noqa: BLE001 (a full or vanished disk: try elsewhere)
+        try:
+            return result.save(Path(tempfile.gettempdir()) / f"dip-{out.name}-result.npz")
+        except Exception:  # noqa: BLE001
+            return None
+    try:
+        _replace(out, tmp)
+        return out / "result.npz"
+    except OSError:
+        return tmp / "result.npz"
 
 
 def _plot_curves(result, path: Path) -> None:

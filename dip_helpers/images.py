@@ -128,11 +128,15 @@ def load_image(source, *, channels: int | None = None, size=None) -> np.ndarray:
     return image if size is None else resize_image(image, size)
 
 
-def save_image(image, path) -> Path:
-    """Write a [0, 1] image (HxW or HxWxC) to an 8-bit PNG/JPEG; returns the path."""
+def save_image(image, path, clip: bool = False) -> Path:
+    """Write a [0, 1] image (HxW or HxWxC) to an 8-bit PNG/JPEG; returns the path.
+
+    ``clip``: values outside [0, 1] are clipped instead of refused, for the picture of a measurement
+    that rings past them (a Lanczos downsampling near a dark or bright edge). NaN is refused either way.
+    """
     from PIL import Image
 
-    a = to_float_image(image)
+    a = to_float_image(np.clip(np.asarray(image, np.float32), 0, 1) if clip else image)
     a8 = np.round(a * 255).astype(np.uint8)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -220,3 +220,75 @@ def test_a_device_out_of_memory_error_is_explained(monkeypatch, capsys, tmp_path
 
     with pytest.raises(RuntimeError, match="something else"):  # other errors keep their own message
         fit_dip(x, config=DIPConfig(steps=5, channels=8, scales=3), callbacks=[Broken()], verbose=False)
+
+
+def _photo_with_deep_shadows(tmp_path: Path) -> Path:
+    """A photograph whose shadows are crushed to black and highlights blown to white, with sharp edges between."""
+    harsh = np.clip(1.8 * dh.load_image("coffee", size=64) - 0.45, 0, 1)
+    assert (harsh == 0).mean() > 0.3 and (harsh == 1).mean() > 0.05
+    path = tmp_path / "shadows.png"
+    dh.save_image(harsh, path)
+    return path
+
+
+RESULTS = ["average.png", "input.png", "metrics.csv", "psnr.png", "result.png", "summary.json", "tb"]
+
+
+@pytest.mark.parametrize("task", [["denoise"], ["inpaint"], ["superres", "--factor", "2"], ["superres", "--factor", "4"],
+                                  ["superres", "--factor", "8"], ["superres", "--factor", "4", "--real"]])
+def test_a_photograph_with_deep_shadows_writes_every_result(tmp_path, capsys, task):
+    """Lanczos rings below black and above white near sharp edges: the measurement leaves [0, 1] (by up to 0.08 here).
+    Its picture is clipped, saying so; the fit uses it as it is; every result is written."""
+    photo = _photo_with_deep_shadows(tmp_path)
+    code, out, err = _run(capsys, *task, photo, "--size", 0, *QUICK, "--out", tmp_path / "run")
+    assert code == 0, err
+    assert _left_in(tmp_path / "run") == RESULTS
+    summary = json.loads(out.strip().splitlines()[-1])
+    rings = task[0] == "superres" and "--real" not in task
+    clipped = [n for n in summary["notes"] if n.startswith("input.png is clipped to [0, 1]")]
+    assert len(clipped) == rings and ("note: input.png is clipped" in err) == rings
+    side = 64 * 4 if "--real" in task else 64  # --real: the photograph is the low-resolution image
+    assert dh.load_image(tmp_path / "run" / "result.png").shape[:2] == (side, side)
+
+
+@pytest.mark.parametrize("kernel", ["lanczos2", "lanczos3", "gauss", "box"])
+def test_every_downsampling_kernel_fits_and_saves_a_photograph_with_deep_shadows(tmp_path, kernel):
+    x = dh.load_image(_photo_with_deep_shadows(tmp_path))
+    op = dh.Downsampler(4, kernel)
+    low = op.measure(x)
+    if kernel.startswith("lanczos"):
+        assert low.min() < -0.01 and low.max() > 1.01  # the case this test is about
+        with pytest.raises(ValueError, match="must lie in"):
+            dh.save_image(low, tmp_path / "refused.png")  # a float image outside [0, 1] is refused unless clipped
+    dh.save_image(low, tmp_path / "low.png", clip=True)
+    assert np.allclose(dh.load_image(tmp_path / "low.png"), np.clip(low, 0, 1), atol=0.5 / 255 + 1e-6)
+    result = dh.fit_dip(low, op, dh.DIPConfig(steps=3, channels=8, input_channels=8, scales=3), verbose=False)
+    for image in (result.output, result.average):
+        dh.save_image(image, tmp_path / "out.png")
+    with pytest.raises(ValueError, match="NaN"):
+        dh.save_image(np.full((4, 4), np.nan), tmp_path / "nan.png", clip=True)
+
+
+def test_writing_that_fails_after_the_fit_keeps_the_fitted_run_and_says_where(tmp_path, capsys, monkeypatch):
+    from dip_helpers import cli
+
+    def broken_plot(result, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cli, "_plot_curves", broken_plot)
+    code, out, err = _run(capsys, "denoise", "camera", "--size", 32, *QUICK, "--out", tmp_path / "run")
+    assert code == 1 and "writing the results failed after the fit" in err and "No space left on device" in err
+    kept = tmp_path / "run" / "result.npz"
+    assert f"the fitted run is kept in '{kept}'" in err and "Traceback" not in err
+    run = dh.DIPResult.load(kept)
+    assert run.output.shape == (32, 32, 1) and len(run.history["loss"]) == 3
+    assert (tmp_path / "run" / "result.png").is_file() and _left_in(tmp_path) == ["run"]
+
+    def no_folder(out, tmp):  # the results cannot even be moved into place: the temporary folder stays, named
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(cli, "_replace", no_folder)
+    code, out, err = _run(capsys, "denoise", "camera", "--size", 32, *QUICK, "--out", tmp_path / "again")
+    left = [p for p in tmp_path.iterdir() if p.name.startswith(".again-")]
+    assert code == 1 and len(left) == 1 and f"kept in '{left[0] / 'result.npz'}'" in err
+    assert dh.DIPResult.load(left[0] / "result.npz").output.shape == (32, 32, 1)
