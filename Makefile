@@ -14,11 +14,12 @@ STAMP := $(VENV)/.installed-$(TF_EXTRA)
 
 PROFILE ?= cpu
 
-.PHONY: lab test test-cpu test-backends test-browser test-oldest test-colab fmt student slides book install clean help
+.PHONY: lab test test-tf test-cpu test-backends test-browser test-oldest test-colab fmt student slides book install clean help
 
 help:
 	@echo "make lab   - install (first time) and open JupyterLab on notebooks/ (PORT=$(PORT))"
 	@echo "make test  - unit tests + every notebook under nbval in the ci profile, then the engine on JAX"
+	@echo "make test-tf - make test without the JAX half (try both CPU kernel sets: TF_ENABLE_ONEDNN_OPTS=0 or 1)"
 	@echo "make test-cpu - every notebook in the cpu profile; a run that misses its effect fails (about 15 min)"
 	@echo "make test-backends - the engine on TensorFlow, JAX and PyTorch (needs: pip install torch)"
 	@echo "make test-browser - the sliders in JupyterLab in headless Chromium (needs: apt-get install chromium)"
@@ -45,11 +46,14 @@ install: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks --port=$(PORT) --ServerApp.ip=$(IP) $(NO_BROWSER) $(ALLOW_ROOT)
 
-test: $(STAMP)
-	DIP_PROFILE=ci MPLBACKEND=Agg $(BIN)/python -m pytest tests notebooks --ignore=tests/browser --ignore=tests/colab --nbval-lax \
-		--nbval-current-env --nbval-cell-timeout=900 --timeout=1800 -p no:cacheprovider -ra
+test: test-tf
 	KERAS_BACKEND=jax DIP_PROFILE=ci MPLBACKEND=Agg $(BIN)/python -m pytest tests/test_engine.py \
 		--timeout=1800 -p no:cacheprovider -ra
+
+# make test's TensorFlow half: every test and notebook (CI runs it again with TensorFlow's other CPU kernels)
+test-tf: $(STAMP)
+	DIP_PROFILE=ci MPLBACKEND=Agg $(BIN)/python -m pytest tests notebooks --ignore=tests/browser --ignore=tests/colab --nbval-lax \
+		--nbval-current-env --nbval-cell-timeout=900 --timeout=1800 -p no:cacheprovider -ra
 
 # every notebook in the cpu profile, each check strict: what a laptop run must show (not part of make test)
 test-cpu: $(STAMP)

@@ -69,9 +69,14 @@ def test_readme_gives_the_commands_and_links():
     assert (ROOT / "LICENSE").is_file()
 
 
-def test_ci_runs_make_test():
+def test_ci_runs_make_test_with_both_kernel_sets():
+    """README's command in TensorFlow's own choice of CPU kernels, then its TensorFlow half in the other set."""
     script = (ROOT / ".ci" / "run").read_text()
-    assert re.search(r"^make test\b", script, re.M)
+    assert re.search(r"^unset TF_ENABLE_ONEDNN_OPTS", script, re.M) and re.search(r"^make test$", script, re.M)
+    assert "dip_helpers machine --json" in script and "other=$(( 1 - own ))" in script
+    assert re.search(r"^TF_ENABLE_ONEDNN_OPTS=\$other make test-tf$", script, re.M)
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^test: test-tf$", makefile, re.M)  # the second pass runs what make test runs on TensorFlow
 
 
 def test_every_image_has_source_and_licence():
