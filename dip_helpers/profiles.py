@@ -46,13 +46,16 @@ class Profile:
         return bool(ok)
 
     def describe(self) -> str:
-        """One paragraph saying which profile runs, why, and how to change it."""
-        return (
+        """One paragraph saying which profile runs, why, and how to change it; in ``cpu``, which of TensorFlow's
+        CPU kernels run here (the notebooks quote a run time for each)."""
+        text = (
             f"Profile: {self.name} ({self.reason}).\n"
             f"To change it, set DIP_PROFILE to one of {', '.join(NAMES)} before starting "
             "Jupyter (e.g. `DIP_PROFILE=cpu make lab`), or run "
             "`dip_helpers.set_profile('cpu')` and re-run the notebook."
         )
+        kernels = tensorflow_kernels() if self.name == "cpu" else None
+        return f"{text}\n{kernels}" if kernels else text
 
     def __str__(self) -> str:
         return self.name
@@ -86,6 +89,19 @@ def gpu_available() -> bool:
     import tensorflow as tf
 
     return bool(tf.config.list_physical_devices("GPU"))
+
+
+def tensorflow_kernels() -> str | None:
+    """Which of TensorFlow's two CPU kernel sets runs here, in one sentence (None under another backend)."""
+    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
+        return None
+    from .bench import onednn_enabled
+
+    on = onednn_enabled()
+    if on is None:
+        return None
+    return ("TensorFlow runs oneDNN's CPU kernels here: read the notebooks' run times for oneDNN." if on else
+            "TensorFlow runs its plain CPU kernels here (no oneDNN): read the notebooks' run times for plain kernels.")
 
 
 def get_profile() -> Profile:

@@ -1,5 +1,7 @@
 """Profile choice: override, CI, GPU, and errors."""
 
+import os
+
 import pytest
 
 import dip_helpers as dh
@@ -60,6 +62,12 @@ def test_pick_and_describe():
     assert p.pick(ci=1, cpu=2, gpu=3) == 2
     text = p.describe()
     assert "cpu" in text and "DIP_PROFILE" in text and "set_profile" in text
+    from dip_helpers.bench import onednn_enabled
+
+    if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":  # which kernels, as TensorFlow says
+        assert ("oneDNN's CPU kernels here" in text) is onednn_enabled()
+        assert ("plain CPU kernels here" in text) is not onednn_enabled()
+    assert "kernels" not in dh.set_profile("ci").describe()  # in the cpu profile only
     with pytest.raises(TypeError):
         p.pick(ci=1, cpu=2)  # every profile must get a value
 
