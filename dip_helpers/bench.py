@@ -85,16 +85,17 @@ def _time_rounds(fns, steps: int, rounds: int = 5) -> list[list[float]]:
     return times
 
 
-def matmul_step():
-    """One float32 matrix product, the machine's limit, and its FLOP count: NumPy's 2048 x 2048 on a CPU (its BLAS
-    on all cores), the backend's 8192 x 8192 on a GPU (in its default precision, as the step)."""
+def matmul_step(n: int | None = None, on_device: bool | None = None):
+    """One float32 ``n`` x ``n`` matrix product, the machine's limit, and its FLOP count: NumPy's on a CPU (its BLAS
+    on all cores; ``n`` 2048 by default), the backend's on a GPU (in its default precision, as the step; ``n`` 8192).
+    ``on_device``: the backend's product even on a CPU (default: on a GPU only)."""
     import keras
 
-    gpu = device_name().startswith("GPU")
-    n = 8192 if gpu else 2048
+    on_device = device_name().startswith("GPU") if on_device is None else on_device
+    n = n or (8192 if on_device else 2048)
     rng = np.random.default_rng(1)
     a, b = rng.random((n, n), np.float32), rng.random((n, n), np.float32)
-    if gpu:  # Keras puts the tensors on the GPU
+    if on_device:  # Keras puts the tensors on the GPU
         a, b = keras.ops.convert_to_tensor(a), keras.ops.convert_to_tensor(b)
         return (lambda: keras.ops.matmul(a, b)[0, 0]), 2.0 * n**3  # one number comes back: no copy timed
     return (lambda: a @ b), 2.0 * n**3

@@ -647,6 +647,18 @@ def test_bench_json_line():
     assert _cli("bench", "--size", "0").returncode == 2
 
 
+def test_the_matrix_product_that_sets_the_limit():
+    """NumPy's product on a CPU; the backend's on a device (the GPU path, tried here on the CPU): the same numbers."""
+    from dip_helpers.bench import matmul_step
+
+    rng = np.random.default_rng(1)
+    a, b = rng.random((64, 64), np.float32), rng.random((64, 64), np.float32)
+    host, flop = matmul_step(64, on_device=False)
+    assert flop == 2 * 64**3 and np.allclose(host(), a @ b)
+    device, _ = matmul_step(64, on_device=True)
+    assert float(keras.ops.convert_to_numpy(device())) == pytest.approx(float((a @ b)[0, 0]), rel=1e-3)
+
+
 def test_machine_names_the_cpu_and_asks_tensorflow_for_its_kernels():
     """The vector extensions as /proc/cpuinfo lists them (on Linux), and oneDNN as TensorFlow reports it under each
     setting: off with 0 everywhere, on with 1 where TensorFlow is built with it (Linux on x86-64)."""
