@@ -147,6 +147,8 @@ def structure_problems(path: Path) -> list[str]:
         problems.append("cells 2-3 must be the generated buttons and Colab bootstrap (run make fmt)")
     if cells[3].cell_type != "markdown" or "## Learning goals" not in cells[3].source:
         problems.append("cell 4 must state the learning goals under '## Learning goals'")
+    elif not re.search(r"^Run time\b.*\b\d+-core (Intel|AMD|Apple|Arm)\b", cells[3].source, re.M | re.S):
+        problems.append("cell 4 must give a 'Run time' that names the CPU it was measured on (e.g. 'on a 2-core Intel Xeon')")
     setup = cells[4]
     if setup.cell_type != "code" or not setup.source.startswith("# Setup") or "describe()" not in setup.source:
         problems.append("cell 5 must be the single '# Setup' code cell that prints the profile (describe())")
