@@ -32,30 +32,16 @@ def main(argv=None) -> int:
 
         return run_task(args)
     if args.command == "bench":
-        import json
-
         from .bench import bench
 
         if not (8 <= args.size <= 8192 and 1 <= args.channels <= 1024 and 1 <= args.steps <= 10000):
             parser.error("bench needs 8 <= --size <= 8192, 1 <= --channels <= 1024, 1 <= --steps <= 10000")
-        r = bench(args.size, args.channels, args.steps, args.xla, args.precision, fast=not args.stock)
-        if args.json:
-            print(json.dumps(r))
-        else:
-            for k, v in r.items():
-                print(f"{k:>16}: {v}")
+        _report(bench(args.size, args.channels, args.steps, args.xla, args.precision, fast=not args.stock), args.json)
         return 0
     if args.command == "machine":
-        import json
-
         from .bench import machine
 
-        m = machine()
-        if args.json:
-            print(json.dumps(m))
-        else:
-            for k, v in m.items():
-                print(f"{k:>16}: {', '.join(v) if isinstance(v, list) else v}")
+        _report(machine(), args.json)
         return 0
     if args.command == "profile":
         from .profiles import get_profile
@@ -63,6 +49,17 @@ def main(argv=None) -> int:
         print(get_profile().describe())
         return 0
     return 2
+
+
+def _report(values: dict, as_json: bool) -> None:
+    """Print ``values`` as one JSON line, or one aligned ``name: value`` line each."""
+    import json
+
+    if as_json:
+        print(json.dumps(values))
+        return
+    for k, v in values.items():
+        print(f"{k:>18}: {', '.join(v) if isinstance(v, list) else v}")
 
 
 if __name__ == "__main__":
