@@ -119,7 +119,10 @@ def run_task(args) -> int:
         return _fail(f"cannot write the results into '{out.parent}' ({exc.strerror or exc}); choose another --out")
     kept = False
     try:
-        notes = _save_measurement(measurement, tmp / "input.png")  # before the fit: what can fail, fails now
+        try:  # before the fit: what can fail, fails now
+            notes = _save_measurement(measurement, tmp / "input.png")
+        except (ValueError, OSError) as exc:
+            return _fail(f"cannot write the picture of the measurement ({exc}); nothing was run")
         try:
             result = fit_dip(measurement, op, config, truth=truth, log_dir=tmp / "tb")
         except RunTooLarge as exc:  # too large for the memory that is free: say so, write nothing

@@ -292,3 +292,15 @@ def test_writing_that_fails_after_the_fit_keeps_the_fitted_run_and_says_where(tm
     left = [p for p in tmp_path.iterdir() if p.name.startswith(".again-")]
     assert code == 1 and len(left) == 1 and f"kept in '{left[0] / 'result.npz'}'" in err
     assert dh.DIPResult.load(left[0] / "result.npz").output.shape == (32, 32, 1)
+
+
+def test_a_measurement_that_cannot_be_written_stops_before_the_fit(tmp_path, capsys, monkeypatch):
+    from dip_helpers import cli
+
+    def disk_full(measurement, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cli, "_save_measurement", disk_full)
+    code, out, err = _run(capsys, "denoise", "camera", "--size", 32, *QUICK, "--out", tmp_path / "run")
+    assert code == 2 and "cannot write the picture of the measurement" in err and "nothing was run" in err
+    assert "step" not in out and _left_in(tmp_path) == []
