@@ -269,14 +269,19 @@ def test_every_downsampling_kernel_fits_and_saves_a_photograph_with_deep_shadows
         dh.save_image(np.full((4, 4), np.nan), tmp_path / "nan.png", clip=True)
 
 
-def test_writing_that_fails_after_the_fit_keeps_the_fitted_run_and_says_where(tmp_path, capsys, monkeypatch):
+def _with_a_full_disk_at(step: str, monkeypatch, capsys, out: Path):
+    """Run the CLI with its function ``step`` failing as a full disk does."""
     from dip_helpers import cli
 
-    def broken_plot(result, path):
+    def full(*args):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(cli, "_plot_curves", broken_plot)
-    code, out, err = _run(capsys, "denoise", "camera", "--size", 32, *QUICK, "--out", tmp_path / "run")
+    monkeypatch.setattr(cli, step, full)
+    return _run(capsys, "denoise", "camera", "--size", 32, *QUICK, "--out", out)
+
+
+def test_writing_that_fails_after_the_fit_keeps_the_fitted_run_and_says_where(tmp_path, capsys, monkeypatch):
+    code, out, err = _with_a_full_disk_at("_plot_curves", monkeypatch, capsys, tmp_path / "run")
     assert code == 1 and "writing the results failed after the fit" in err and "No space left on device" in err
     kept = tmp_path / "run" / "result.npz"
     assert f"the fitted run is kept in '{kept}'" in err and "Traceback" not in err
@@ -284,23 +289,14 @@ def test_writing_that_fails_after_the_fit_keeps_the_fitted_run_and_says_where(tm
     assert run.output.shape == (32, 32, 1) and len(run.history["loss"]) == 3
     assert (tmp_path / "run" / "result.png").is_file() and _left_in(tmp_path) == ["run"]
 
-    def no_folder(out, tmp):  # the results cannot even be moved into place: the temporary folder stays, named
-        raise OSError(18, "Invalid cross-device link")
-
-    monkeypatch.setattr(cli, "_replace", no_folder)
-    code, out, err = _run(capsys, "denoise", "camera", "--size", 32, *QUICK, "--out", tmp_path / "again")
+    # the results cannot even be moved into place: the temporary folder stays, named
+    code, out, err = _with_a_full_disk_at("_replace", monkeypatch, capsys, tmp_path / "again")
     left = [p for p in tmp_path.iterdir() if p.name.startswith(".again-")]
     assert code == 1 and len(left) == 1 and f"kept in '{left[0] / 'result.npz'}'" in err
     assert dh.DIPResult.load(left[0] / "result.npz").output.shape == (32, 32, 1)
 
 
 def test_a_measurement_that_cannot_be_written_stops_before_the_fit(tmp_path, capsys, monkeypatch):
-    from dip_helpers import cli
-
-    def disk_full(measurement, path):
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(cli, "_save_measurement", disk_full)
-    code, out, err = _run(capsys, "denoise", "camera", "--size", 32, *QUICK, "--out", tmp_path / "run")
+    code, out, err = _with_a_full_disk_at("_save_measurement", monkeypatch, capsys, tmp_path / "run")
     assert code == 2 and "cannot write the picture of the measurement" in err and "nothing was run" in err
     assert "step" not in out and _left_in(tmp_path) == []
