@@ -2,7 +2,7 @@
 
 Two steps (see benchmarks/README.md):
 
-    python benchmarks/gpu_check.py gather            # on the CPU machine: the wheels the GPU machine lacks
+    python benchmarks/gpu_check.py gather --f16 PATH # on the CPU machine: the wheels the GPU machine lacks, and F16
     python benchmarks/gpu_check.py run --out $OUT    # on the GPU machine: install them, then measure
 
 ``run`` does, in this order, while its time budget lasts (what is left is listed as skipped):
@@ -38,12 +38,13 @@ WHEELS = ROOT / "benchmarks" / "wheels"
 #: pinned to versions run together here (Keras 3.15.1 with JAX 0.10.2; the GPU machine has JAX 0.11)
 NEEDED = ["keras==3.15.1", "absl-py", "rich", "namex", "h5py", "optree", "tensorboardX", "protobuf", "ipywidgets",
           "nbclient", "nbformat", "ipykernel"]
-F16 = ["benchmarks/wheels/denoising_F16_GT.png", "shared/benchmarks/dip_paper/denoising_F16_GT.png",
-       "../shared/benchmarks/dip_paper/denoising_F16_GT.png"]  # gather copies it beside the wheels: it travels with them
+#: where ``gather --f16`` puts the paper's F16 test image: beside the wheels, it travels with them
+F16 = WHEELS / "denoising_F16_GT.png"
 
 
-def gather(dest: Path = WHEELS, python: str = "3.12") -> int:
-    """Download the wheels of :data:`NEEDED` and their dependencies for Linux x86-64, CPython ``python``."""
+def gather(dest: Path = WHEELS, python: str = "3.12", f16: Path | None = None) -> int:
+    """Download the wheels of :data:`NEEDED` and their dependencies for Linux x86-64, CPython ``python``; copy the
+    F16 test image ``f16`` (from the authors' repository; not the course's, its licence is unclear) beside them."""
     dest.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--python-version", python,
            "--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_17_x86_64",
@@ -54,10 +55,8 @@ def gather(dest: Path = WHEELS, python: str = "3.12") -> int:
     for wheel in dest.glob("*.whl"):  # the GPU machine has these: carrying them would only risk a clash
         if wheel.name.split("-")[0].lower() in have:
             wheel.unlink()
-    for candidate in F16[1:]:  # the test image (not the course's: its licence is unclear) travels with the wheels
-        if (ROOT / candidate).is_file():
-            shutil.copy(ROOT / candidate, dest / Path(candidate).name)
-            break
+    if f16 is not None:
+        shutil.copy(f16, dest / F16.name)
     size = sum(w.stat().st_size for w in dest.glob("*.whl")) / 2**20
     print(f"{len(list(dest.glob('*.whl')))} wheels, {size:.1f} MiB in {dest}")
     return done.returncode
@@ -175,9 +174,8 @@ def benchmarks(check: Check, backend: str) -> dict:
 def load_f16(size: int):
     import dip_helpers as dh
 
-    for candidate in F16:
-        if (ROOT / candidate).is_file():
-            return dh.load_image(ROOT / candidate, size=size), candidate
+    if F16.is_file():
+        return dh.load_image(F16, size=size), F16.name
     return dh.load_image("astronaut", size=size), "astronaut (F16 not found)"
 
 
@@ -293,6 +291,7 @@ def main(argv=None) -> int:
     sub = p.add_subparsers(dest="command", required=True)
     g = sub.add_parser("gather", help="download the wheels the GPU machine lacks (run where PyPI is reachable)")
     g.add_argument("--dest", type=Path, default=WHEELS)
+    g.add_argument("--f16", type=Path, help="the paper's F16 test image (denoising_F16_GT.png), to carry along")
     r = sub.add_parser("run", help="install the wheels and measure (on the GPU machine)")
     r.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "gpu_check_out")))
     r.add_argument("--budget", type=float, default=480, help="seconds for all the steps (default 480)")
@@ -303,7 +302,7 @@ def main(argv=None) -> int:
                    help="install the carried wheels first (default: yes, except with --toy)")
     a = p.parse_args(argv)
     if a.command == "gather":
-        return gather(a.dest)
+        return gather(a.dest, f16=a.f16)
     return run(a.out, a.budget, a.toy, a.notebooks, a.backend, a.install)
 
 
