@@ -154,16 +154,22 @@ def conv_step(size: int, channels: int, dtype: str = "float32"):
     return step, flop
 
 
-def cpu_model() -> str:
-    """The CPU's model name (from /proc/cpuinfo on Linux, sysctl on macOS)."""
-    cpu = platform.processor() or platform.machine()
+def _cpuinfo(*keys: str) -> list[str]:
+    """The values of the /proc/cpuinfo lines that start with one of ``keys`` (none where there is no such file)."""
     try:
         with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        if platform.system() == "Darwin":
-            cpu = _sysctl("machdep.cpu.brand_string") or cpu
-    return cpu
+            return [line.split(":", 1)[1].strip() for line in f if line.startswith(keys) and ":" in line]
+    except OSError:
+        return []
+
+
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux, sysctl on macOS)."""
+    names = _cpuinfo("model name")
+    if names:
+        return names[0]
+    return (platform.system() == "Darwin" and _sysctl("machdep.cpu.brand_string")) or platform.processor() or \
+        platform.machine()
 
 
 def _sysctl(name: str) -> str:
@@ -181,14 +187,7 @@ VECTOR_EXTENSIONS = {"AVX2": ("avx2",), "AVX-512": ("avx512f",), "AVX512-VNNI": 
 
 def cpu_features() -> list[str]:
     """Which of :data:`VECTOR_EXTENSIONS` this CPU has (empty where the system does not say)."""
-    flags = set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith(("flags", "Features")):  # x86, ARM
-                    flags.update(line.split(":", 1)[1].lower().split())
-    except OSError:
-        pass
+    flags = {flag for line in _cpuinfo("flags", "Features") for flag in line.lower().split()}  # x86, ARM
     if platform.system() == "Darwin":
         for name in ("machdep.cpu.features", "machdep.cpu.leaf7_features"):  # Intel Macs
             flags.update(f.replace(".", "_") for f in _sysctl(name).lower().split())

@@ -75,9 +75,14 @@ def _ci_is_set() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
+def _keras_backend() -> str:
+    """The Keras backend ``KERAS_BACKEND`` names (tensorflow by default), read without importing Keras."""
+    return os.environ.get("KERAS_BACKEND", "tensorflow")  # imported later: profiles must load fast without them
+
+
 def gpu_available() -> bool:
     """True when the Keras backend (``KERAS_BACKEND``: tensorflow, jax or torch) can see a GPU."""
-    backend = os.environ.get("KERAS_BACKEND", "tensorflow")  # imported below: profiles must load fast without them
+    backend = _keras_backend()
     if backend == "jax":
         import jax
 
@@ -93,7 +98,7 @@ def gpu_available() -> bool:
 
 def tensorflow_kernels() -> str | None:
     """Which of TensorFlow's two CPU kernel sets runs here, in one sentence (None under another backend)."""
-    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
+    if _keras_backend() != "tensorflow":
         return None
     from .bench import onednn_enabled
 
