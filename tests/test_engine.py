@@ -579,6 +579,37 @@ def test_result_save_load_round_trip(tiny_run, tmp_path):
     assert back.summary() == res.summary()
 
 
+def test_ctrl_c_inside_a_garbage_collector_callback_still_stops_the_run():
+    """Python swallows an exception raised in a gc callback (JAX, which Keras imports, registers one), so a Ctrl-C that
+    lands there used to be lost; :class:`CtrlC` keeps it as a flag and stops the run at the end of the step."""
+    import gc
+    import os
+    import signal
+
+    def press_ctrl_c(phase, info):
+        if phase == "start":
+            os.kill(os.getpid(), signal.SIGINT)
+            sum(range(1000))  # Python runs the handler here, inside the callback
+
+    stopper = cb.CtrlC()
+    gc.callbacks.append(press_ctrl_c)
+    try:
+        with stopper.listening():
+            gc.collect()  # no KeyboardInterrupt escapes a gc callback: the flag is what remains
+            assert stopper.pressed
+            with pytest.raises(KeyboardInterrupt):
+                stopper.on_train_batch_end(0)
+    finally:
+        gc.callbacks.remove(press_ctrl_c)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Python's own handler is back
+    second = cb.CtrlC()
+    with second.listening():
+        os.kill(os.getpid(), signal.SIGINT)
+        with pytest.raises(KeyboardInterrupt):  # a second Ctrl-C interrupts at once
+            os.kill(os.getpid(), signal.SIGINT)
+            sum(range(1000))
+
+
 # --- command line ---------------------------------------------------------------------------------------------
 
 def _cli(*args, env=None):

@@ -8,7 +8,10 @@ adds ``psnr_ema``, so it goes before :class:`History` (``fit_dip`` does this).
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import signal
+import threading
 import time
 from collections import deque
 from pathlib import Path
@@ -215,6 +218,40 @@ class DivergenceGuard(keras.callbacks.Callback):
         self.recent.clear()  # judge the next steps against the checkpoint, not the lost peak
         self.recent.append(self.saved_psnr)
         return said
+
+
+class CtrlC(keras.callbacks.Callback):
+    """Ctrl-C stops the run at the end of the current step, by raising KeyboardInterrupt there.
+
+    Inside :meth:`listening`, SIGINT only sets a flag: a Ctrl-C that lands while Python runs code that swallows
+    exceptions (a garbage-collector callback, such as the one JAX registers) is not lost. A second Ctrl-C interrupts
+    at once.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.pressed = False
+
+    def _on_sigint(self, signum, frame):
+        if self.pressed:
+            raise KeyboardInterrupt
+        self.pressed = True
+
+    @contextlib.contextmanager
+    def listening(self):
+        """Catch SIGINT as above inside the ``with`` block (where Python's own handler was on, in the main thread)."""
+        own = threading.current_thread() is threading.main_thread() and \
+            signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        previous = signal.signal(signal.SIGINT, self._on_sigint) if own else None
+        try:
+            yield self
+        finally:
+            if own:
+                signal.signal(signal.SIGINT, previous)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.pressed:
+            raise KeyboardInterrupt
 
 
 class TensorBoardLogger(keras.callbacks.Callback):

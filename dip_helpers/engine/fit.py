@@ -233,10 +233,14 @@ def fit_dip(measurement, operator: Operator | None = None, config: DIPConfig | N
     if live or verbose:
         cbs.append(cb.LiveView(every=live or max(1, config.steps // 10), total=config.steps, text_only=not live))
     cbs.extend(callbacks)
+    ctrl_c = cb.CtrlC()
+    cbs.append(ctrl_c)
     start = time.perf_counter()
     try:
         # one step per batch: the data is a placeholder, the model holds z and the measurement
-        model.fit(np.zeros((config.steps, 1), np.float32), batch_size=1, epochs=1, verbose=0, callbacks=cbs, shuffle=False)
+        with ctrl_c.listening():
+            model.fit(np.zeros((config.steps, 1), np.float32), batch_size=1, epochs=1, verbose=0, callbacks=cbs,
+                      shuffle=False)
     except Exception as err:
         if out_of_memory(err):  # the estimate said it would fit, the device disagreed: explain, not a stack of C++
             h, w = model.z.shape[1:3]
