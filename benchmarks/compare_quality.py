@@ -24,9 +24,14 @@ import dip_helpers as dh
 def ours(noisy, clean, steps, seed):
     res = dh.fit_dip(noisy, config=dh.DIPConfig(steps=steps, seed=seed), truth=clean, verbose=False)
     h = res.history
-    return {"psnr_peak": round(float(h["psnr_truth"].max()), 2), "peak_step": int(h["psnr_truth"].argmax()) + 1,
-            "psnr_last": round(float(h["psnr_truth"][-1]), 2), "psnr_ema_last": round(float(h["psnr_ema"][-1]), 2),
-            "s_per_step": round(res.seconds / steps, 3), "seed": seed}
+    return {
+        "psnr_peak": round(float(h["psnr_truth"].max()), 2),
+        "peak_step": int(h["psnr_truth"].argmax()) + 1,
+        "psnr_last": round(float(h["psnr_truth"][-1]), 2),
+        "psnr_ema_last": round(float(h["psnr_ema"][-1]), 2),
+        "s_per_step": round(res.seconds / steps, 3),
+        "seed": seed,
+    }
 
 
 def main():
@@ -47,8 +52,21 @@ def main():
         np.save(f"{tmp}/noisy.npy", noisy), np.save(f"{tmp}/clean.npy", clean)
         for seed in a.seeds:
             rows["course (TensorFlow)"].append(ours(noisy, clean, a.steps, seed))
-            out = subprocess.run([a.torch_python, str(script), f"{tmp}/noisy.npy", f"{tmp}/clean.npy",
-                                  "--steps", str(a.steps), "--seed", str(seed)], check=True, capture_output=True, text=True)
+            out = subprocess.run(
+                [
+                    a.torch_python,
+                    str(script),
+                    f"{tmp}/noisy.npy",
+                    f"{tmp}/clean.npy",
+                    "--steps",
+                    str(a.steps),
+                    "--seed",
+                    str(seed),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
             rows["original design (PyTorch)"].append(json.loads(out.stdout.strip().splitlines()[-1]))
             for name, runs in rows.items():
                 print(f"  {name:27s} {json.dumps(runs[-1])}", flush=True)

@@ -36,8 +36,20 @@ ROOT = Path(__file__).resolve().parent.parent
 WHEELS = ROOT / "benchmarks" / "wheels"
 #: what the GPU machine lacks (it has Python 3.12, JAX, PyTorch, NumPy, matplotlib, scikit-image, Pillow, tifffile),
 #: pinned to versions run together here (Keras 3.15.1 with JAX 0.10.2; the GPU machine has JAX 0.11)
-NEEDED = ["keras==3.15.1", "absl-py", "rich", "namex", "h5py", "optree", "tensorboardX", "protobuf", "ipywidgets",
-          "nbclient", "nbformat", "ipykernel"]
+NEEDED = [
+    "keras==3.15.1",
+    "absl-py",
+    "rich",
+    "namex",
+    "h5py",
+    "optree",
+    "tensorboardX",
+    "protobuf",
+    "ipywidgets",
+    "nbclient",
+    "nbformat",
+    "ipykernel",
+]
 #: where ``gather --f16`` puts the paper's F16 test image: beside the wheels, it travels with them
 F16 = WHEELS / "denoising_F16_GT.png"
 
@@ -46,12 +58,43 @@ def gather(dest: Path = WHEELS, python: str = "3.12", f16: Path | None = None) -
     """Download the wheels of :data:`NEEDED` and their dependencies for Linux x86-64, CPython ``python``; copy the
     F16 test image ``f16`` (from the authors' repository; not the course's, its licence is unclear) beside them."""
     dest.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--python-version", python,
-           "--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_17_x86_64",
-           "--platform", "manylinux_2_28_x86_64", "-d", str(dest), *NEEDED]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--quiet",
+        "--only-binary=:all:",
+        "--python-version",
+        python,
+        "--platform",
+        "manylinux2014_x86_64",
+        "--platform",
+        "manylinux_2_17_x86_64",
+        "--platform",
+        "manylinux_2_28_x86_64",
+        "-d",
+        str(dest),
+        *NEEDED,
+    ]
     done = subprocess.run(cmd)
-    have = {"numpy", "jax", "jaxlib", "ml_dtypes", "scipy", "pillow", "matplotlib", "opt_einsum", "contourpy", "cycler",
-            "fonttools", "kiwisolver", "pyparsing", "python_dateutil", "six"}
+    have = {
+        "numpy",
+        "jax",
+        "jaxlib",
+        "ml_dtypes",
+        "scipy",
+        "pillow",
+        "matplotlib",
+        "opt_einsum",
+        "contourpy",
+        "cycler",
+        "fonttools",
+        "kiwisolver",
+        "pyparsing",
+        "python_dateutil",
+        "six",
+    }
     for wheel in dest.glob("*.whl"):  # the GPU machine has these: carrying them would only risk a clash
         if wheel.name.split("-")[0].lower() in have:
             wheel.unlink()
@@ -104,7 +147,9 @@ class Check:
         done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=ROOT)
         self.log.write(done.stderr[-4000:])
         if done.returncode:
-            raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}")
+            raise RuntimeError(
+                done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
+            )
         return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -114,8 +159,10 @@ def install(check: Check) -> dict:
     if not check.install or not WHEELS.is_dir():
         return {"wheels": "none installed: using what is there"}
     wheels, site = sorted(map(str, WHEELS.glob("*.whl"))), ROOT / "benchmarks" / ".gpu_site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps", "--target", str(site),
-                    *wheels], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps", "--target", str(site), *wheels],
+        check=True,
+    )
     sys.path.insert(0, str(site))
     os.environ["PYTHONPATH"] = os.pathsep.join([str(site), os.environ["PYTHONPATH"]])
     return {"wheels": len(wheels), "into": str(site)}
@@ -131,8 +178,11 @@ def versions() -> dict:
         except md.PackageNotFoundError:
             out[name] = None
     try:
-        out["nvidia-smi"] = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total,driver_version",
-                                            "--format=csv,noheader"], capture_output=True, text=True).stdout.strip()
+        out["nvidia-smi"] = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
     except OSError:
         out["nvidia-smi"] = None
     return out
@@ -157,16 +207,21 @@ def fastest_backend() -> str:
 
 def benchmarks(check: Check, backend: str) -> dict:
     size, steps = (64, 2) if check.toy else (512, 20)
-    out = {"engine": check.run_json([sys.executable, "-m", "dip_helpers", "bench", "--size", str(size), "--steps",
-                                     str(steps), "--json"] + (["--channels", "8"] if check.toy else []),
-                                    env={"KERAS_BACKEND": backend})}
+    out = {
+        "engine": check.run_json(
+            [sys.executable, "-m", "dip_helpers", "bench", "--size", str(size), "--steps", str(steps), "--json"]
+            + (["--channels", "8"] if check.toy else []),
+            env={"KERAS_BACKEND": backend},
+        )
+    }
     try:
         import torch  # noqa: F401
     except ImportError:
         out["torch_reference"] = "PyTorch is not installed here"
         return out
-    out["torch_reference"] = check.run_json([sys.executable, "benchmarks/torch_reference.py", "--bench", str(size),
-                                             "--steps", str(3 if check.toy else 50)])
+    out["torch_reference"] = check.run_json(
+        [sys.executable, "benchmarks/torch_reference.py", "--bench", str(size), "--steps", str(3 if check.toy else 50)]
+    )
     out["speedup_over_torch"] = round(out["torch_reference"]["ms_per_step"] / out["engine"]["ms_per_step"], 2)
     return out
 
@@ -188,9 +243,13 @@ def f16_denoising(check: Check) -> dict:
     cfg = dh.DIPConfig(steps=steps, **({"channels": 8, "input_channels": 8} if check.toy else {}))
     t = time.perf_counter()
     r = dh.fit_dip(noisy, config=cfg, truth=clean, verbose=False)
-    return {"image": source, "wall_s_with_compilation": round(time.perf_counter() - t, 1),
-            "fit_seconds": round(r.seconds, 1), "psnr_noisy": round(dh.psnr(clean, noisy), 2),
-            **{k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.summary().items()}}
+    return {
+        "image": source,
+        "wall_s_with_compilation": round(time.perf_counter() - t, 1),
+        "fit_seconds": round(r.seconds, 1),
+        "psnr_noisy": round(dh.psnr(clean, noisy), 2),
+        **{k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.summary().items()},
+    }
 
 
 def about(config, check: Check, **more) -> dict:
@@ -201,9 +260,16 @@ def about(config, check: Check, **more) -> dict:
     from dip_helpers.bench import device_name
     from dip_helpers.engine import ENGINE_VERSION
 
-    return {"engine_version": ENGINE_VERSION, "backend": keras.backend.backend(), "gpu": device_name(),
-            "date": time.strftime("%Y-%m-%d"), "settings": dataclasses.asdict(config), "toy": check.toy,
-            "made_by": "benchmarks/gpu_check.py", **more}
+    return {
+        "engine_version": ENGINE_VERSION,
+        "backend": keras.backend.backend(),
+        "gpu": device_name(),
+        "date": time.strftime("%Y-%m-%d"),
+        "settings": dataclasses.asdict(config),
+        "toy": check.toy,
+        "made_by": "benchmarks/gpu_check.py",
+        **more,
+    }
 
 
 def paper_run_05(check: Check) -> dict:
@@ -214,8 +280,9 @@ def paper_run_05(check: Check) -> dict:
     size, steps = (32, 8) if check.toy else (512, 6000)
     x = dh.load_image("astronaut", size=size)
     noisy = dh.add_gaussian_noise(x, 25, seed=0)
-    cfg = dh.DIPConfig(steps=steps, snapshot_every=max(1, steps // 12),
-                       **({"channels": 8, "input_channels": 8} if check.toy else {}))
+    cfg = dh.DIPConfig(
+        steps=steps, snapshot_every=max(1, steps // 12), **({"channels": 8, "input_channels": 8} if check.toy else {})
+    )
     r = dh.fit_dip(noisy, config=cfg, truth=x, verbose=False)
     keep = sorted(r.snapshots)[:: max(1, len(r.snapshots) // 6)] + [max(r.snapshots)]
     thumb = lambda a: resample(a, (min(size, 256),) * 2, "lanczos") if size > 256 else a  # noqa: E731
@@ -236,9 +303,12 @@ def paper_run_04(check: Check) -> dict:
     size, steps = (32, 4) if check.toy else (512, 2400)
     x = dh.load_image("astronaut", size=size)
     rng = np.random.default_rng(0)
-    targets = {"image": x, "image + noise": dh.add_gaussian_noise(x, 25, seed=0),
-               "shuffled pixels": rng.permutation(x.reshape(-1, 3)).reshape(x.shape),
-               "white noise": rng.random(x.shape).astype(np.float32)}
+    targets = {
+        "image": x,
+        "image + noise": dh.add_gaussian_noise(x, 25, seed=0),
+        "shuffled pixels": rng.permutation(x.reshape(-1, 3)).reshape(x.shape),
+        "white noise": rng.random(x.shape).astype(np.float32),
+    }
     cfg = dh.DIPConfig(steps=steps, reg_noise_std=0.0, **({"channels": 8, "input_channels": 8} if check.toy else {}))
     losses = {name: dh.fit_dip(t, config=cfg, verbose=False).history["loss"] for name, t in targets.items()}
     dh.paper_runs.save_paper_run("04_figure2", losses, about(cfg, check, image="astronaut"), check.out / "paper_runs")
@@ -256,7 +326,9 @@ def notebooks(check: Check, names) -> dict:
         nb = nbformat.read(path, as_version=4)
         t = time.perf_counter()
         try:
-            NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+            NotebookClient(
+                nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+            ).execute()
             times[path.name] = round(time.perf_counter() - t, 1)
         except Exception as exc:
             times[path.name] = f"failed after {time.perf_counter() - t:.0f} s: {type(exc).__name__}"
@@ -298,8 +370,12 @@ def main(argv=None) -> int:
     r.add_argument("--toy", action="store_true", help="every step at toy size, on any machine")
     r.add_argument("--notebooks", nargs="*", default=["04", "05", "06", "07"])
     r.add_argument("--backend", choices=("jax", "torch", "tensorflow"), help="default: the fastest one here")
-    r.add_argument("--install", action=argparse.BooleanOptionalAction, default=None,
-                   help="install the carried wheels first (default: yes, except with --toy)")
+    r.add_argument(
+        "--install",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="install the carried wheels first (default: yes, except with --toy)",
+    )
     a = p.parse_args(argv)
     if a.command == "gather":
         return gather(a.dest, f16=a.f16)

@@ -94,9 +94,19 @@ def main():
         avg = o if avg is None else 0.99 * avg + 0.01 * o
         curve.append(psnr(o, clean))
     sec = (time.perf_counter() - start) / a.steps
-    print(json.dumps({"psnr_peak": round(max(curve), 2), "peak_step": int(np.argmax(curve)) + 1,
-                      "psnr_last": round(curve[-1], 2), "psnr_ema_last": round(psnr(avg, clean), 2),
-                      "s_per_step": round(sec, 3), "seed": a.seed, "torch": torch.__version__}))
+    print(
+        json.dumps(
+            {
+                "psnr_peak": round(max(curve), 2),
+                "peak_step": int(np.argmax(curve)) + 1,
+                "psnr_last": round(curve[-1], 2),
+                "psnr_ema_last": round(psnr(avg, clean), 2),
+                "s_per_step": round(sec, 3),
+                "seed": a.seed,
+                "torch": torch.__version__,
+            }
+        )
+    )
 
 
 def bench(size: int, device: str, steps: int = 50) -> None:
@@ -116,8 +126,17 @@ def bench(size: int, device: str, steps: int = 50) -> None:
         if i >= 5:
             times.append(time.perf_counter() - start)
     name = torch.cuda.get_device_name(0) if device.startswith("cuda") else "CPU"
-    print(json.dumps({"ms_per_step": round(1000 * float(np.median(times)), 2), "size": size, "device": name,
-                      "tf32": torch.backends.cudnn.allow_tf32, "torch": torch.__version__}))
+    print(
+        json.dumps(
+            {
+                "ms_per_step": round(1000 * float(np.median(times)), 2),
+                "size": size,
+                "device": name,
+                "tf32": torch.backends.cudnn.allow_tf32,
+                "torch": torch.__version__,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

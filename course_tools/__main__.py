@@ -8,7 +8,9 @@ from pathlib import Path
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_tools", description="Course tooling: notebook form and checks.")
+    parser = argparse.ArgumentParser(
+        prog="python -m course_tools", description="Course tooling: notebook form and checks."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p_fmt = sub.add_parser("fmt", help="put notebooks in canonical form and re-stamp their buttons")
     p_fmt.add_argument("paths", nargs="*", help="notebooks (default: all in notebooks/)")

@@ -61,7 +61,9 @@ def student_makefile() -> str:
     blocks = (ROOT / "Makefile").read_text(encoding="utf-8").split("\n\n")
     keep = [b for b in blocks if b.lstrip().startswith(("# The course", "$(STAMP):", "install:", "lab:"))]
     if len(keep) != 4:
-        raise RuntimeError("Makefile: expected its settings and the $(STAMP), install and lab rules, each after a blank line")
+        raise RuntimeError(
+            "Makefile: expected its settings and the $(STAMP), install and lab rules, each after a blank line"
+        )
     keep[0] = keep[0].replace("make lab  |  make test", "make lab  |  make check")
     return "\n\n".join(keep).rstrip() + "\n" + (STUDENT_TEMPLATE / "Makefile.tail").read_text(encoding="utf-8")
 
@@ -81,8 +83,13 @@ def build_student(out: Path) -> Path:
     (out / "notebooks").mkdir()
     for path in order:
         (out / "notebooks" / path.name).write_text(student_notebook(path, order), encoding="utf-8")
-    leaks = [str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.suffix in (".py", ".md", ".ipynb", ".toml", ".yml")
-             and re.search(r"course_tools/solutions|solutions module", p.read_text(encoding="utf-8", errors="replace"))]
+    leaks = [
+        str(p.relative_to(out))
+        for p in out.rglob("*")
+        if p.is_file()
+        and p.suffix in (".py", ".md", ".ipynb", ".toml", ".yml")
+        and re.search(r"course_tools/solutions|solutions module", p.read_text(encoding="utf-8", errors="replace"))
+    ]
     if leaks:
         raise RuntimeError(f"the student edition still points to the solutions in: {', '.join(leaks)}")
     return out
@@ -97,9 +104,21 @@ def build_slides(out: Path, profile: str = "cpu", notebooks=None, reveal_prefix:
     decks = []
     for path in [Path(p).resolve() for p in notebooks] if notebooks else nbtools.notebook_paths():
         print(f"slides: {path.name} ({profile} profile)...", flush=True)
-        cmd = [sys.executable, "-m", "nbconvert", "--to", "slides", "--execute", str(path), "--output-dir", str(out),
-               "--ExecutePreprocessor.timeout=3600", "--SlidesExporter.reveal_scroll=True",
-               "--SlidesExporter.reveal_theme=white", "--SlidesExporter.reveal_transition=none"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "nbconvert",
+            "--to",
+            "slides",
+            "--execute",
+            str(path),
+            "--output-dir",
+            str(out),
+            "--ExecutePreprocessor.timeout=3600",
+            "--SlidesExporter.reveal_scroll=True",
+            "--SlidesExporter.reveal_theme=white",
+            "--SlidesExporter.reveal_transition=none",
+        ]
         if reveal_prefix:
             cmd.append(f"--SlidesExporter.reveal_url_prefix={reveal_prefix}")
         subprocess.run(cmd, check=True, env=_kernel_env(profile), cwd=path.parent)
@@ -112,7 +131,9 @@ LINK = re.compile(r"\]\((?!https?:|#)([^)\s]+)\)")
 
 def book_readme(text: str, src: Path) -> str:
     """README text for the book's front page: links to files the book does not hold point to GitHub instead."""
-    return LINK.sub(lambda m: m.group(0) if (src / m.group(1)).exists() else f"]({course.github_url(m.group(1))})", text)
+    return LINK.sub(
+        lambda m: m.group(0) if (src / m.group(1)).exists() else f"]({course.github_url(m.group(1))})", text
+    )
 
 
 def book_notebook(path: Path) -> str:

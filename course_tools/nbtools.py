@@ -139,7 +139,9 @@ def structure_problems(path: Path) -> list[str]:
     if not re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", path.name):
         problems.append("file name must look like NN_topic.ipynb")
     if len(cells) < 8:
-        return problems + [f"only {len(cells)} cells: too few for title, buttons, bootstrap, goals, setup, summary, exercises, next"]
+        return problems + [
+            f"only {len(cells)} cells: too few for title, buttons, bootstrap, goals, setup, summary, exercises, next"
+        ]
     head = [(c.cell_type, c.metadata.get(TAG)) for c in cells[:3]]
     if cells[0].cell_type != "markdown" or not cells[0].source.startswith("# "):
         problems.append("cell 1 must be the title: a markdown cell starting with '# '")
@@ -148,25 +150,35 @@ def structure_problems(path: Path) -> list[str]:
     if cells[3].cell_type != "markdown" or "## Learning goals" not in cells[3].source:
         problems.append("cell 4 must state the learning goals under '## Learning goals'")
     elif not re.search(r"^Run time\b.*\b\d+-core (Intel|AMD|Apple|Arm)\b", cells[3].source, re.M | re.S):
-        problems.append("cell 4 must give a 'Run time' that names the CPU it was measured on (e.g. 'on a 2-core Intel Xeon')")
+        problems.append(
+            "cell 4 must give a 'Run time' that names the CPU it was measured on (e.g. 'on a 2-core Intel Xeon')"
+        )
     setup = cells[4]
     if setup.cell_type != "code" or not setup.source.startswith("# Setup") or "describe()" not in setup.source:
         problems.append("cell 5 must be the single '# Setup' code cell that prints the profile (describe())")
     if sum(c.cell_type == "code" and c.source.startswith("# Setup") for c in cells) != 1:
         problems.append("there must be exactly one '# Setup' cell")
-    headings = [(i, c.source.splitlines()[0]) for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.startswith("## ")]
+    headings = [
+        (i, c.source.splitlines()[0])
+        for i, c in enumerate(cells)
+        if c.cell_type == "markdown" and c.source.startswith("## ")
+    ]
     names = [h for _, h in headings]
     if not {"## Summary", "## Exercises", "## References"} <= set(names):
         problems.append("the notebook must end with '## Summary', '## Exercises' and '## References' sections")
     elif names[-3:] != ["## Summary", "## Exercises", "## References"]:
-        problems.append("'## Summary', '## Exercises' and '## References' must be the last three sections, in that order")
+        problems.append(
+            "'## Summary', '## Exercises' and '## References' must be the last three sections, in that order"
+        )
     elif not re.search(r"arXiv:1711\.10925", cells[headings[-1][0]].source):
         problems.append("the references must cite the paper (arXiv:1711.10925)")
     if cells[-1].metadata.get(TAG) != "next":
         problems.append("the last cell must be the generated link to the next notebook (run make fmt)")
     for i, c in enumerate(cells):
         if c.cell_type == "code" and "NBVAL_CHECK_OUTPUT" in c.source and "dip_expected" not in c.metadata:
-            problems.append(f"cell {i + 1} is marked NBVAL_CHECK_OUTPUT but has no recorded output (python -m course_tools record)")
+            problems.append(
+                f"cell {i + 1} is marked NBVAL_CHECK_OUTPUT but has no recorded output (python -m course_tools record)"
+            )
     return problems
 
 
@@ -219,7 +231,9 @@ def record_expected(path: Path, timeout: int = 600) -> int:
 
     nb = nbformat.read(path, as_version=4)
     os.environ["DIP_PROFILE"] = "ci"
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
     count = 0
     for cell in nb.cells:
         if cell.cell_type == "code" and "NBVAL_CHECK_OUTPUT" in cell.source:

@@ -35,11 +35,28 @@ __version__ = "0.1.0"
 
 # The engine needs Keras and its backend, which take seconds to import: load them on first use.
 _LAZY = {
-    "skip_network": "engine", "count_trainable": "engine", "network_input": "engine", "DIP": "engine",
-    "DIPConfig": "engine", "DIPResult": "engine", "build_dip": "engine", "fit_dip": "engine", "Identity": "engine",
-    "Mask": "engine", "Downsampler": "engine", "callbacks": "engine", "operators": "engine",
-    "random_mask": "masks", "text_mask": "masks", "load_mask": "masks", "solve_map": "priors",
-    "engine": None, "classical": None, "priors": None, "masks": None, "paper_runs": None,
+    "skip_network": "engine",
+    "count_trainable": "engine",
+    "network_input": "engine",
+    "DIP": "engine",
+    "DIPConfig": "engine",
+    "DIPResult": "engine",
+    "build_dip": "engine",
+    "fit_dip": "engine",
+    "Identity": "engine",
+    "Mask": "engine",
+    "Downsampler": "engine",
+    "callbacks": "engine",
+    "operators": "engine",
+    "random_mask": "masks",
+    "text_mask": "masks",
+    "load_mask": "masks",
+    "solve_map": "priors",
+    "engine": None,
+    "classical": None,
+    "priors": None,
+    "masks": None,
+    "paper_runs": None,
 }
 
 
@@ -51,9 +68,32 @@ def __getattr__(name):
     module = importlib.import_module(f".{_LAZY[name] or name}", __name__)
     return module if _LAZY[name] is None else getattr(module, name)
 
+
 __all__ = [
-    "Profile", "add_gaussian_noise", "available_images", "center_crop", "data_dir", "exercises",
-    "fit_to_multiple", "gaussian_noise", "get_profile", "load_image", "mse", "noise_slider",
-    "plot_noisy", "plot_skip_network", "psnr", "psnr_y", "metrics", "resize_image", "save_image", "set_profile", "show_images", "ssim", "choice_view", "slider_view",
-    "to_float_image", *_LAZY,
+    "Profile",
+    "add_gaussian_noise",
+    "available_images",
+    "center_crop",
+    "data_dir",
+    "exercises",
+    "fit_to_multiple",
+    "gaussian_noise",
+    "get_profile",
+    "load_image",
+    "mse",
+    "noise_slider",
+    "plot_noisy",
+    "plot_skip_network",
+    "psnr",
+    "psnr_y",
+    "metrics",
+    "resize_image",
+    "save_image",
+    "set_profile",
+    "show_images",
+    "ssim",
+    "choice_view",
+    "slider_view",
+    "to_float_image",
+    *_LAZY,
 ]

@@ -11,7 +11,9 @@ def main(argv=None) -> int:
     parser.epilog = "The engine runs on the Keras backend named by KERAS_BACKEND: tensorflow (default), jax or torch."
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("profile", help="print the profile that would run here")
-    p_machine = sub.add_parser("machine", help="print the CPU, its vector extensions and whether TensorFlow uses oneDNN")
+    p_machine = sub.add_parser(
+        "machine", help="print the CPU, its vector extensions and whether TensorFlow uses oneDNN"
+    )
     p_machine.add_argument("--json", action="store_true", help="print one JSON line")
     p_bench = sub.add_parser("bench", help="speed and memory of one training step of the paper's network")
     p_bench.add_argument("--size", type=int, default=256)
@@ -19,8 +21,11 @@ def main(argv=None) -> int:
     p_bench.add_argument("--steps", type=int, default=10)
     p_bench.add_argument("--xla", action="store_true", help="compile the step with XLA")
     p_bench.add_argument("--precision", default="float32", choices=("float32", "mixed_bfloat16", "mixed_float16"))
-    p_bench.add_argument("--stock", action="store_true",
-                         help="under TensorFlow, time the stock network and Adam instead of the fast paths")
+    p_bench.add_argument(
+        "--stock",
+        action="store_true",
+        help="under TensorFlow, time the stock network and Adam instead of the fast paths",
+    )
     p_bench.add_argument("--json", action="store_true", help="print one JSON line")
     from .cli import add_run_arguments
 

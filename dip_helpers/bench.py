@@ -168,8 +168,11 @@ def cpu_model() -> str:
     names = _cpuinfo("model name")
     if names:
         return names[0]
-    return (platform.system() == "Darwin" and _sysctl("machdep.cpu.brand_string")) or platform.processor() or \
-        platform.machine()
+    return (
+        (platform.system() == "Darwin" and _sysctl("machdep.cpu.brand_string"))
+        or platform.processor()
+        or platform.machine()
+    )
 
 
 def _sysctl(name: str) -> str:
@@ -180,9 +183,15 @@ def _sysctl(name: str) -> str:
 
 
 #: the vector extensions that decide TensorFlow's CPU kernels, by the names Linux gives their flags
-VECTOR_EXTENSIONS = {"AVX2": ("avx2",), "AVX-512": ("avx512f",), "AVX512-VNNI": ("avx512_vnni",),
-                     "AVX512-BF16": ("avx512_bf16",), "AVX-VNNI": ("avx_vnni",),
-                     "AMX": ("amx_tile", "amx_bf16", "amx_int8"), "NEON": ("asimd", "neon")}
+VECTOR_EXTENSIONS = {
+    "AVX2": ("avx2",),
+    "AVX-512": ("avx512f",),
+    "AVX512-VNNI": ("avx512_vnni",),
+    "AVX512-BF16": ("avx512_bf16",),
+    "AVX-VNNI": ("avx_vnni",),
+    "AMX": ("amx_tile", "amx_bf16", "amx_int8"),
+    "NEON": ("asimd", "neon"),
+}
 
 
 def cpu_features() -> list[str]:
@@ -215,9 +224,13 @@ def machine(ask_tensorflow: bool = True) -> dict:
     """The CPU, its cores and vector extensions, and TensorFlow's kernel set (asked only with ``ask_tensorflow``,
     which imports it): what every CPU timing must name."""
     setting = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
-    return {"cpu": cpu_model(), "cores": threads(), "cpu_features": cpu_features(),
-            "onednn": onednn_enabled() if ask_tensorflow else None,
-            "onednn_chosen_by": f"TF_ENABLE_ONEDNN_OPTS={setting}" if setting else "TensorFlow's default for this CPU"}
+    return {
+        "cpu": cpu_model(),
+        "cores": threads(),
+        "cpu_features": cpu_features(),
+        "onednn": onednn_enabled() if ask_tensorflow else None,
+        "onednn_chosen_by": f"TF_ENABLE_ONEDNN_OPTS={setting}" if setting else "TensorFlow's default for this CPU",
+    }
 
 
 def _cpu_name() -> str:
@@ -285,8 +298,14 @@ def train_step_function(model):
     return lambda: model.train_on_batch(x, return_dict=True)["loss"]
 
 
-def bench(size: int = 256, channels: int = 128, steps: int = 10, jit_compile: bool = False, precision: str = "float32",
-          fast: bool = True) -> dict:
+def bench(
+    size: int = 256,
+    channels: int = 128,
+    steps: int = 10,
+    jit_compile: bool = False,
+    precision: str = "float32",
+    fast: bool = True,
+) -> dict:
     """Measure the paper's denoising network (``channels`` at every scale) at ``size`` x ``size``."""
     import keras
 
@@ -296,7 +315,9 @@ def bench(size: int = 256, channels: int = 128, steps: int = 10, jit_compile: bo
     y = np.random.default_rng(0).random((size, size, 3)).astype(np.float32)
     model = build_dip(y, None, cfg)
     train = train_step_function(model)
-    conv, conv_flop = conv_step(size, channels, {"mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}.get(precision, "float32"))
+    conv, conv_flop = conv_step(
+        size, channels, {"mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}.get(precision, "float32")
+    )
     product, product_flop = matmul_step()
     step_times, conv_times, product_times = _time_rounds([train, conv, product], steps)
     gflop = conv_flops(model.net, model.z.shape[1], model.z.shape[2], training=True) / 1e9
@@ -306,13 +327,22 @@ def bench(size: int = 256, channels: int = 128, steps: int = 10, jit_compile: bo
         return round(float(np.median([gflop / s * t / flop * 1e9 for s, t in zip(step_times, times)])), 3)
 
     return {
-        "ms_per_step": round(1000 * sec, 2), "gflop_per_step": round(gflop, 2), "gflops": round(gflop / sec, 1),
+        "ms_per_step": round(1000 * sec, 2),
+        "gflop_per_step": round(gflop, 2),
+        "gflops": round(gflop / sec, 1),
         "matmul_gflops": round(product_flop / float(np.median(product_times)) / 1e9, 1),
         "fraction_of_matmul": fraction(product_times, product_flop),
         "conv_gflops": round(conv_flop / float(np.median(conv_times)) / 1e9, 1),
         "fraction_of_conv": fraction(conv_times, conv_flop),
-        "peak_rss_mb": round(peak_memory_mb(), 1), "params": count_trainable(model.net), "device": device_name(),
-        "backend": keras.backend.backend(), "fast": bool(fast and keras.backend.backend() == "tensorflow"),
-        "size": size, "channels": channels, "steps": steps, "jit_compile": jit_compile, "precision": precision,
+        "peak_rss_mb": round(peak_memory_mb(), 1),
+        "params": count_trainable(model.net),
+        "device": device_name(),
+        "backend": keras.backend.backend(),
+        "fast": bool(fast and keras.backend.backend() == "tensorflow"),
+        "size": size,
+        "channels": channels,
+        "steps": steps,
+        "jit_compile": jit_compile,
+        "precision": precision,
         **machine(ask_tensorflow=keras.backend.backend() == "tensorflow"),
     }

@@ -29,8 +29,15 @@ def nl_means(noisy, sigma: float):
     from skimage.restoration import denoise_nl_means
 
     s = sigma / 255
-    out = denoise_nl_means(_squeeze(noisy), h=0.8 * s, sigma=s, fast_mode=True, patch_size=5, patch_distance=6,
-                           channel_axis=_channel_axis(noisy))
+    out = denoise_nl_means(
+        _squeeze(noisy),
+        h=0.8 * s,
+        sigma=s,
+        fast_mode=True,
+        patch_size=5,
+        patch_distance=6,
+        channel_axis=_channel_axis(noisy),
+    )
     return _unsqueeze(out, noisy)
 
 

@@ -21,8 +21,11 @@ import numpy as np
 
 #: per profile: image side (0 keeps the file's size), steps, channels
 DEFAULTS = {"ci": (64, 40, 16), "cpu": (128, 1500, 64), "gpu": (256, 3000, 128), "paper": (512, 3000, 128)}
-TASK_DEFAULTS = {"denoise": dict(lr=0.01, reg_noise=1 / 30), "inpaint": dict(lr=0.01, reg_noise=0.03),
-                 "superres": dict(lr=0.01, reg_noise=0.03)}
+TASK_DEFAULTS = {
+    "denoise": dict(lr=0.01, reg_noise=1 / 30),
+    "inpaint": dict(lr=0.01, reg_noise=0.03),
+    "superres": dict(lr=0.01, reg_noise=0.03),
+}
 
 
 def add_run_arguments(sub) -> None:
@@ -38,16 +41,24 @@ def add_run_arguments(sub) -> None:
         p.add_argument("--reg-noise", type=float, help="std of the noise added to z at every step")
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--early-stop", action="store_true", help="stop with ES-WMV (no ground truth needed)")
-        p.add_argument("--precision", default="float32", choices=("float32", "mixed_bfloat16", "mixed_float16"),
-                       help="mixed_bfloat16 is faster on CPUs with bf16 units (AMX, AVX512-BF16) and on recent GPUs")
+        p.add_argument(
+            "--precision",
+            default="float32",
+            choices=("float32", "mixed_bfloat16", "mixed_float16"),
+            help="mixed_bfloat16 is faster on CPUs with bf16 units (AMX, AVX512-BF16) and on recent GPUs",
+        )
         p.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
         if task == "denoise":
-            p.add_argument("--sigma", type=float, default=25, help="noise std on the 0-255 scale; 0: IMAGE is already noisy")
+            p.add_argument(
+                "--sigma", type=float, default=25, help="noise std on the 0-255 scale; 0: IMAGE is already noisy"
+            )
         if task == "inpaint":
             p.add_argument("--mask", default="random:0.5", help="a mask file (white = known), random:FRACTION or text")
         if task == "superres":
             p.add_argument("--factor", type=int, default=4, choices=(2, 4, 8))
-            p.add_argument("--real", action="store_true", help="IMAGE is low resolution with no original: just upscale it")
+            p.add_argument(
+                "--real", action="store_true", help="IMAGE is low resolution with no original: just upscale it"
+            )
 
 
 def _given(value, default):
@@ -80,9 +91,15 @@ def run_task(args) -> int:
         size = args.size if args.size is not None else size
         task = TASK_DEFAULTS[args.command]
         # an option given as 0 is an error reported by validate(), never silently the default
-        config = DIPConfig(steps=_given(args.steps, steps), channels=_given(args.channels, channels),
-                           lr=_given(args.lr, task["lr"]), reg_noise_std=_given(args.reg_noise, task["reg_noise"]),
-                           seed=args.seed, early_stop=args.early_stop, precision=args.precision).validate()
+        config = DIPConfig(
+            steps=_given(args.steps, steps),
+            channels=_given(args.channels, channels),
+            lr=_given(args.lr, task["lr"]),
+            reg_noise_std=_given(args.reg_noise, task["reg_noise"]),
+            seed=args.seed,
+            early_stop=args.early_stop,
+            precision=args.precision,
+        ).validate()
         if size < 0:
             raise ValueError("--size must be 0 (keep) or positive")
         original = images.load_image(args.image)  # read once: a mask file is checked against its size
@@ -139,10 +156,15 @@ def run_task(args) -> int:
         except Exception as exc:  # the fit is done: whatever failed, the fitted run is not lost
             where = _keep_the_fit(result, tmp, out)
             kept = where is not None and where.parent == tmp
-            said = f"the fitted run is kept in '{where}' (load it with dip_helpers.DIPResult.load)" if where else \
-                "the fitted run could not be saved anywhere either"
-            print(f"error: writing the results failed after the fit ({type(exc).__name__}: {exc}); {said}",
-                  file=sys.stderr)
+            said = (
+                f"the fitted run is kept in '{where}' (load it with dip_helpers.DIPResult.load)"
+                if where
+                else "the fitted run could not be saved anywhere either"
+            )
+            print(
+                f"error: writing the results failed after the fit ({type(exc).__name__}: {exc}); {said}",
+                file=sys.stderr,
+            )
             return 1
     finally:
         if tmp.exists() and not kept:
@@ -159,8 +181,10 @@ def _save_measurement(measurement, path: Path) -> list[str]:
     save_image(measurement, path, clip=True)
     if low >= 0 and high <= 1:
         return []
-    note = (f"input.png is clipped to [0, 1] for the picture: the measurement spans [{low:.3g}, {high:.3g}] (a "
-            "Lanczos kernel rings past black and white near sharp edges); the fit used it unclipped")
+    note = (
+        f"input.png is clipped to [0, 1] for the picture: the measurement spans [{low:.3g}, {high:.3g}] (a "
+        "Lanczos kernel rings past black and white near sharp edges); the fit used it unclipped"
+    )
     print(f"note: {note}", file=sys.stderr)
     return [note]
 
@@ -176,8 +200,17 @@ def _write_results(result, folder: Path, task: str, profile: str, steps: int, no
         save_image(result.es_output, folder / "es.png")
     write_history_csv(result.history, folder / "metrics.csv")
     _plot_curves(result, folder / "psnr.png")
-    summary = {"task": task, "profile": profile, "steps": steps, "psnr_input": None, "psnr_last": None,
-               "psnr_ema_last": None, "psnr_peak": None, "peak_step": None, "psnr_es": None}
+    summary = {
+        "task": task,
+        "profile": profile,
+        "steps": steps,
+        "psnr_input": None,
+        "psnr_last": None,
+        "psnr_ema_last": None,
+        "psnr_peak": None,
+        "peak_step": None,
+        "psnr_es": None,
+    }
     summary.update(result.summary())
     summary["notes"] = notes + result.notes
     return summary

@@ -84,8 +84,12 @@ def check_conv2d(my_conv2d) -> bool | None:
         got = np.asarray(got)
         if got.shape != want.shape or not np.allclose(got, want, atol=1e-6):
             detail = f"shape {got.shape}, expected {want.shape}" if got.shape != want.shape else "values differ"
-            return _verdict(False, "", f"image {shape}, kernel {kshape}, padding {pad}, stride {stride}: {detail}. "
-                            "Hint: TensorFlow does not flip the kernel.")
+            return _verdict(
+                False,
+                "",
+                f"image {shape}, kernel {kshape}, padding {pad}, stride {stride}: {detail}. "
+                "Hint: TensorFlow does not flip the kernel.",
+            )
     return _verdict(True, "my_conv2d matches tf.nn.conv2d on 4 random cases (padding and stride included).", "")
 
 
@@ -94,8 +98,11 @@ def check_output_size(answer, n: int, k: int, p: int, s: int) -> bool | None:
     if not _attempted(answer, "the output size"):
         return None
     want = (n + 2 * p - k) // s + 1
-    return _verdict(int(answer) == want, f"{want} is right: floor((n + 2p - k) / s) + 1.",
-                    f"{answer} is not it. Count the positions the kernel can take: (n + 2p - k) / s, rounded down, plus 1.")
+    return _verdict(
+        int(answer) == want,
+        f"{want} is right: floor((n + 2p - k) / s) + 1.",
+        f"{answer} is not it. Count the positions the kernel can take: (n + 2p - k) / s, rounded down, plus 1.",
+    )
 
 
 def check_neuron(answer, x, a, a0: float, activation: str = "relu") -> bool | None:
@@ -103,11 +110,17 @@ def check_neuron(answer, x, a, a0: float, activation: str = "relu") -> bool | No
     if not _attempted(answer, "the neuron's output"):
         return None
     z = a0 + float(np.dot(a, x))
-    phis = {"relu": lambda t: max(t, 0.0), "sigmoid": lambda t: 1 / (1 + math.exp(-t)),
-            "leaky_relu": lambda t: t if t > 0 else 0.2 * t}
+    phis = {
+        "relu": lambda t: max(t, 0.0),
+        "sigmoid": lambda t: 1 / (1 + math.exp(-t)),
+        "leaky_relu": lambda t: t if t > 0 else 0.2 * t,
+    }
     want = phis[activation](z)
-    return _verdict(math.isclose(float(answer), want, abs_tol=1e-3), f"s = {want:.4g} (pre-activation {z:.4g}).",
-                    f"{answer} is not it. First the weighted sum a0 + sum a_j x_j, then the activation.")
+    return _verdict(
+        math.isclose(float(answer), want, abs_tol=1e-3),
+        f"s = {want:.4g} (pre-activation {z:.4g}).",
+        f"{answer} is not it. First the weighted sum a0 + sum a_j x_j, then the activation.",
+    )
 
 
 def check_conv_params(answer, k: int, c_in: int, c_out: int, bias: bool = True) -> bool | None:
@@ -115,8 +128,11 @@ def check_conv_params(answer, k: int, c_in: int, c_out: int, bias: bool = True) 
     if not _attempted(answer, "the parameter count"):
         return None
     want = k * k * c_in * c_out + (c_out if bias else 0)
-    return _verdict(int(answer) == want, f"{want}: one k x k x c_in kernel per output channel, plus one bias each.",
-                    f"{answer} is not it. Each output channel has its own k x k x c_in kernel and a bias.")
+    return _verdict(
+        int(answer) == want,
+        f"{want}: one k x k x c_in kernel per output channel, plus one bias each.",
+        f"{answer} is not it. Each output channel has its own k x k x c_in kernel and a bias.",
+    )
 
 
 def check_tv(my_tv) -> bool | None:
@@ -132,9 +148,12 @@ def check_tv(my_tv) -> bool | None:
     if (got := _one_number(got, "my_tv")) is None:
         return False
     want = float(total_variation(tf.constant(x[None])))
-    return _verdict(math.isclose(float(got), want, rel_tol=1e-4), f"my_tv agrees with the course's TV ({want:.5f}).",
-                    f"my_tv gave {float(got):.5f}, expected {want:.5f}. Hint: differences to the right and below, "
-                    "on the (H-1) x (W-1) pixels that have both, sqrt(dx^2 + dy^2 + 1e-6), then the mean.")
+    return _verdict(
+        math.isclose(float(got), want, rel_tol=1e-4),
+        f"my_tv agrees with the course's TV ({want:.5f}).",
+        f"my_tv gave {float(got):.5f}, expected {want:.5f}. Hint: differences to the right and below, "
+        "on the (H-1) x (W-1) pixels that have both, sqrt(dx^2 + dy^2 + 1e-6), then the mean.",
+    )
 
 
 def check_masked_grad(my_grad) -> bool | None:
@@ -152,8 +171,11 @@ def check_masked_grad(my_grad) -> bool | None:
         loss = tf.reduce_mean(tf.square(m * xv - m * y))
     want = tape.gradient(loss, xv).numpy()
     ok = np.shape(got) == want.shape and np.allclose(got, want, atol=1e-6)
-    return _verdict(ok, "Right: the gradient is 2 m^2 (x - y) / N, exactly 0 wherever m = 0.",
-                    "Not quite. Differentiate mean((m x - m y)^2) pixel by pixel; N counts every value of x.")
+    return _verdict(
+        ok,
+        "Right: the gradient is 2 m^2 (x - y) / N, exactly 0 wherever m = 0.",
+        "Not quite. Differentiate mean((m x - m y)^2) pixel by pixel; N counts every value of x.",
+    )
 
 
 FIGURE2_ORDER = ["image", "image + noise", "shuffled pixels", "white noise"]
@@ -171,8 +193,12 @@ def check_steps_to_reach(my_steps_to_reach) -> bool | None:
         return None
     for (losses, level, want), got in zip(cases, results):
         if got != want:
-            return _verdict(False, "", f"for losses {losses} and level {level} you gave {got}, expected {want} "
-                            "(steps count from 1; None when the level is never reached).")
+            return _verdict(
+                False,
+                "",
+                f"for losses {losses} and level {level} you gave {got}, expected {want} "
+                "(steps count from 1; None when the level is never reached).",
+            )
     return _verdict(True, "my_steps_to_reach is right on every case.", "")
 
 
@@ -185,13 +211,19 @@ def check_figure2_order(answer, curves=None) -> bool | None:
     if not _attempted(answer, "the order"):
         return None
     if curves is None:
-        return _verdict(list(answer) == FIGURE2_ORDER, "Right: structure first, noise last.",
-                        f"Not quite. Look at the curves again: which target reaches a low loss first? (options: {FIGURE2_ORDER})")
+        return _verdict(
+            list(answer) == FIGURE2_ORDER,
+            "Right: structure first, noise last.",
+            f"Not quite. Look at the curves again: which target reaches a low loss first? (options: {FIGURE2_ORDER})",
+        )
     final = {name: float(np.asarray(loss)[-1]) for name, loss in curves.items()}
     want = sorted(final, key=final.get)
     same_as_paper = " — the paper's order too" if want == FIGURE2_ORDER else " (the paper's order differs: look why)"
-    return _verdict(list(answer) == want, f"Right: your curves end in this order{same_as_paper}.",
-                    f"Not what your curves show: ordered by their final loss they give {want}.")
+    return _verdict(
+        list(answer) == want,
+        f"Right: your curves end in this order{same_as_paper}.",
+        f"Not what your curves show: ordered by their final loss they give {want}.",
+    )
 
 
 def check_ema(my_ema) -> bool | None:
@@ -204,9 +236,12 @@ def check_ema(my_ema) -> bool | None:
     want = frames[0]
     for f in frames[1:]:
         want = decay * want + (1 - decay) * f
-    return _verdict(np.allclose(got, want), f"Right: {float(want.ravel()[0]):.3f} for every pixel.",
-                    f"Not quite: expected {float(want.ravel()[0]):.3f}. avg = decay * avg + (1 - decay) * frame, "
-                    "starting from the first frame.")
+    return _verdict(
+        np.allclose(got, want),
+        f"Right: {float(want.ravel()[0]):.3f} for every pixel.",
+        f"Not quite: expected {float(want.ravel()[0]):.3f}. avg = decay * avg + (1 - decay) * frame, "
+        "starting from the first frame.",
+    )
 
 
 def check_window_variance(my_variance) -> bool | None:
@@ -219,9 +254,12 @@ def check_window_variance(my_variance) -> bool | None:
     if (got := _one_number(got, "my_variance")) is None:
         return False
     want = float(np.mean(np.var(np.stack(frames), axis=0)))
-    return _verdict(math.isclose(float(got), want, rel_tol=1e-6), f"Right: {want:.5f}.",
-                    f"{float(got):.5f} is not it ({want:.5f} expected): variance over the frames for each pixel "
-                    "(divide by the number of frames), then the mean over pixels.")
+    return _verdict(
+        math.isclose(float(got), want, rel_tol=1e-6),
+        f"Right: {want:.5f}.",
+        f"{float(got):.5f} is not it ({want:.5f} expected): variance over the frames for each pixel "
+        "(divide by the number of frames), then the mean over pixels.",
+    )
 
 
 def check_rgb_to_y(my_rgb_to_y) -> bool | None:
@@ -233,8 +271,11 @@ def check_rgb_to_y(my_rgb_to_y) -> bool | None:
     if not _attempted(got, "my_rgb_to_y"):
         return None
     ok = np.shape(got) == (5, 6) and np.allclose(got, rgb_to_y(x), atol=1e-6)
-    return _verdict(ok, "Right: Y = (16 + 65.481 R + 128.553 G + 24.966 B) / 255.",
-                    "Not quite: Y = (16 + 65.481 R + 128.553 G + 24.966 B) / 255 for R, G, B in [0, 1], one value per pixel.")
+    return _verdict(
+        ok,
+        "Right: Y = (16 + 65.481 R + 128.553 G + 24.966 B) / 255.",
+        "Not quite: Y = (16 + 65.481 R + 128.553 G + 24.966 B) / 255 for R, G, B in [0, 1], one value per pixel.",
+    )
 
 
 def check_lr_shape(answer, shape, factor: int) -> bool | None:
@@ -242,8 +283,11 @@ def check_lr_shape(answer, shape, factor: int) -> bool | None:
     if not _attempted(answer, "the shape"):
         return None
     want = (shape[0] // factor, shape[1] // factor)
-    return _verdict(tuple(answer) == want, f"{want}: each side divided by {factor}.",
-                    f"{tuple(answer)} is not it: each side is divided by the factor.")
+    return _verdict(
+        tuple(answer) == want,
+        f"{want}: each side divided by {factor}.",
+        f"{tuple(answer)} is not it: each side is divided by the factor.",
+    )
 
 
 def check_square_hole(my_square_hole) -> bool | None:
@@ -253,9 +297,11 @@ def check_square_hole(my_square_hole) -> bool | None:
         return None
     want = np.ones((10, 12, 1), np.float32)
     want[3:7, 4:8] = 0
-    return _verdict(np.shape(got) == want.shape and np.array_equal(np.asarray(got), want),
-                    "Right: ones everywhere, a centred square of zeros.",
-                    "Not quite: shape (h, w, 1), 1 = known, the zeros centred: rows (h - side) // 2 onwards.")
+    return _verdict(
+        np.shape(got) == want.shape and np.array_equal(np.asarray(got), want),
+        "Right: ones everywhere, a centred square of zeros.",
+        "Not quite: shape (h, w, 1), 1 = known, the zeros centred: rows (h - side) // 2 onwards.",
+    )
 
 
 def check_missing_psnr(my_missing_psnr) -> bool | None:
@@ -270,8 +316,11 @@ def check_missing_psnr(my_missing_psnr) -> bool | None:
         return False
     sel = np.broadcast_to(m == 0, x.shape)
     want = psnr(x[sel], y[sel])
-    return _verdict(math.isclose(float(got), want, abs_tol=1e-6), f"Right: {want:.3f} dB on the missing pixels.",
-                    f"{float(got):.3f} dB is not it ({want:.3f} expected): keep only the values where the mask is 0.")
+    return _verdict(
+        math.isclose(float(got), want, abs_tol=1e-6),
+        f"Right: {want:.3f} dB on the missing pixels.",
+        f"{float(got):.3f} dB is not it ({want:.3f} expected): keep only the values where the mask is 0.",
+    )
 
 
 def check_dip_curve(losses, engine_losses, name: str = "your loop") -> bool | None:
@@ -287,14 +336,24 @@ def check_dip_curve(losses, engine_losses, name: str = "your loop") -> bool | No
     if got.shape != want.shape:
         return _verdict(False, "", f"{name} has {got.size} losses, the engine {want.size}: run as many steps.")
     if not math.isclose(got[0], want[0], rel_tol=1e-3):
-        return _verdict(False, "", f"step 1: {name} has loss {got[0]:.5f}, the engine {want[0]:.5f}. Same network "
-                        "(seed 0), same z (seed 0), and the loss is the mean of (f(z) - x0)^2, not the sum?")
+        return _verdict(
+            False,
+            "",
+            f"step 1: {name} has loss {got[0]:.5f}, the engine {want[0]:.5f}. Same network "
+            "(seed 0), same z (seed 0), and the loss is the mean of (f(z) - x0)^2, not the sum?",
+        )
     if not math.isclose(got[1], want[1], rel_tol=1e-3):
-        return _verdict(False, "", f"step 2: {name} has loss {got[1]:.5f}, the engine {want[1]:.5f}: the first Adam "
-                        "step differs. Adam with learning rate 0.01, applied to net.trainable_variables?")
+        return _verdict(
+            False,
+            "",
+            f"step 2: {name} has loss {got[1]:.5f}, the engine {want[1]:.5f}: the first Adam "
+            "step differs. Adam with learning rate 0.01, applied to net.trainable_variables?",
+        )
     end, end_want = got[-10:].mean(), want[-10:].mean()
-    return _verdict(bool(abs(end - end_want) <= 0.2 * end_want),
-                    f"{name} starts where the engine starts (steps 1-2 within 0.1%) and ends at loss {end:.5f} against "
-                    f"the engine's {end_want:.5f}.",
-                    f"{name} starts right but ends at loss {end:.5f} against the engine's {end_want:.5f}: the same "
-                    "number of steps, and no input noise (noise_std = 0) in both?")
+    return _verdict(
+        bool(abs(end - end_want) <= 0.2 * end_want),
+        f"{name} starts where the engine starts (steps 1-2 within 0.1%) and ends at loss {end:.5f} against "
+        f"the engine's {end_want:.5f}.",
+        f"{name} starts right but ends at loss {end:.5f} against the engine's {end_want:.5f}: the same "
+        "number of steps, and no input noise (noise_std = 0) in both?",
+    )

@@ -40,8 +40,7 @@ def _resolve(source) -> Path:
                 return candidate
     names = ", ".join(available_images()) or "(none found)"
     raise FileNotFoundError(
-        f"No image at '{path}'. Give a path to an image file, or one of the course images "
-        f"in {data_dir()}: {names}"
+        f"No image at '{path}'. Give a path to an image file, or one of the course images in {data_dir()}: {names}"
     )
 
 
@@ -95,7 +94,9 @@ def _read(path: Path) -> np.ndarray:
         return tifffile.imread(path)
     with Image.open(path) as im:
         if getattr(im, "n_frames", 1) > 1:
-            warnings.warn(f"'{path.name}' is animated ({im.n_frames} frames): only its first frame is used", stacklevel=3)
+            warnings.warn(
+                f"'{path.name}' is animated ({im.n_frames} frames): only its first frame is used", stacklevel=3
+            )
         if im.mode == "P":  # palette: expand through the palette, keeping transparency
             im = im.convert("RGBA" if "transparency" in im.info else "RGB")
         elif im.mode in ("1", "CMYK", "YCbCr", "LAB", "HSV"):
@@ -120,8 +121,10 @@ def load_image(source, *, channels: int | None = None, size=None) -> np.ndarray:
     try:
         array = _read(path)
     except Image.DecompressionBombError as exc:  # a header claiming hundreds of millions of pixels
-        raise ValueError(f"'{path.name}' is too large to open safely ({exc}). Resize it to a few thousand pixels "
-                         "a side first: Deep Image Prior works at 256-512 pixels anyway.") from exc
+        raise ValueError(
+            f"'{path.name}' is too large to open safely ({exc}). Resize it to a few thousand pixels "
+            "a side first: Deep Image Prior works at 256-512 pixels anyway."
+        ) from exc
     except Exception as exc:  # PIL raises several types for unreadable files
         raise ValueError(f"could not read '{path}' as an image: {exc}") from exc
     image = to_float_image(array, channels)
@@ -169,8 +172,10 @@ def resample(image: np.ndarray, shape, method: str = "lanczos") -> np.ndarray:
     if method not in filters:
         raise ValueError(f"method must be one of {', '.join(filters)}, got {method!r}")
     h, w = _parse_size(shape)
-    planes = [np.asarray(Image.fromarray(np.asarray(image[..., c], np.float32), mode="F").resize((w, h), filters[method]))
-              for c in range(image.shape[-1])]
+    planes = [
+        np.asarray(Image.fromarray(np.asarray(image[..., c], np.float32), mode="F").resize((w, h), filters[method]))
+        for c in range(image.shape[-1])
+    ]
     return np.clip(np.stack(planes, axis=-1), 0.0, 1.0).astype(np.float32)
 
 

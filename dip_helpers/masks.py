@@ -43,7 +43,9 @@ def _mask_array(path) -> np.ndarray:
         raise ValueError(f"a mask must be 2-D (height x width); '{path}' holds shape {m.shape}")
     bad = int(np.count_nonzero(~np.isfinite(m)))
     if bad:
-        raise ValueError(f"the mask '{path}' holds {bad} NaN or infinite value(s); use 1 for known pixels, 0 for missing")
+        raise ValueError(
+            f"the mask '{path}' holds {bad} NaN or infinite value(s); use 1 for known pixels, 0 for missing"
+        )
     if m.size and (m.min() < 0 or m.max() > 1):
         raise ValueError(f"mask values must lie in [0, 1] (1 = known); '{path}' spans [{m.min():g}, {m.max():g}]")
     return m[..., None]
@@ -60,7 +62,9 @@ def load_mask(path, shape=None) -> np.ndarray:
     if shape is not None and m.shape[:2] != tuple(shape[:2]):
         (h, w), (H, W) = m.shape[:2], shape[:2]
         if abs(h / w - H / W) > 0.02 * H / W:
-            raise ValueError(f"the mask is {h}x{w} but the image is {H}x{W}: a mask must have the image's size "
-                             "(or at least its proportions)")
+            raise ValueError(
+                f"the mask is {h}x{w} but the image is {H}x{W}: a mask must have the image's size "
+                "(or at least its proportions)"
+            )
         m = resize_image(m, shape[:2])
     return (m > 0.5).astype(np.float32)

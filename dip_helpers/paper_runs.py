@@ -26,8 +26,10 @@ def save_paper_run(name: str, arrays: dict, about: dict, folder=None) -> Path:
     and ``NAME.json`` (``about``) into ``folder`` (default: :func:`paper_runs_dir`)."""
     folder = Path(folder) if folder is not None else paper_runs_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    packed = {k: (np.round(np.clip(v, 0, 1) * 255).astype(np.uint8) if np.ndim(v) == 3 else np.asarray(v, np.float32))
-              for k, v in arrays.items()}
+    packed = {
+        k: (np.round(np.clip(v, 0, 1) * 255).astype(np.uint8) if np.ndim(v) == 3 else np.asarray(v, np.float32))
+        for k, v in arrays.items()
+    }
     np.savez_compressed(folder / f"{name}.npz", **packed)
     (folder / f"{name}.json").write_text(json.dumps(about, indent=1, sort_keys=True))
     return folder / f"{name}.npz"
@@ -46,13 +48,17 @@ def load_paper_run(name: str, folder=None):
 
 def label(about: dict) -> str:
     """One line saying what a precomputed run is: the paper's settings, on which GPU, by which engine, when."""
-    return (f"the paper's settings, computed on a GPU ({about.get('gpu', '?')}) by this course's engine "
-            f"({about.get('backend', '?')}, engine version {about.get('engine_version', '?')}, {about.get('date', '?')})")
+    return (
+        f"the paper's settings, computed on a GPU ({about.get('gpu', '?')}) by this course's engine "
+        f"({about.get('backend', '?')}, engine version {about.get('engine_version', '?')}, {about.get('date', '?')})"
+    )
 
 
 def missing_note(name: str) -> str:
-    return (f"The paper-settings run '{name}' is not in this copy of the course yet (data/paper_runs/{name}.npz): "
-            "it is computed once on a GPU by benchmarks/gpu_check.py. Your own run above is complete without it.")
+    return (
+        f"The paper-settings run '{name}' is not in this copy of the course yet (data/paper_runs/{name}.npz): "
+        "it is computed once on a GPU by benchmarks/gpu_check.py. Your own run above is complete without it."
+    )
 
 
 def show_paper_curves(name: str, keys, live: dict | None = None, title: str = "", logy: bool = False):
@@ -92,7 +98,7 @@ def paper_snapshot_view(name: str, prefix: str = "snapshot_"):
         print(missing_note(name))
         return None
     arrays, about = run
-    steps = sorted(int(k[len(prefix):]) for k in arrays if k.startswith(prefix))
+    steps = sorted(int(k[len(prefix) :]) for k in arrays if k.startswith(prefix))
     if not steps:
         return None
 

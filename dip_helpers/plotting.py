@@ -51,7 +51,11 @@ def plot_noisy(image, sigma: float = 25, seed: int = 0):
     shown_eps = np.clip(0.5 + eps * 2, 0, 1)  # mid-grey is zero; contrast doubled
     return show_images(
         [image, shown_eps, noisy],
-        ["clean x", f"noise eps (sigma = {sigma:g}/255, x2)", f"x0: PSNR {psnr(image, noisy):.2f} dB, SSIM {ssim(image, noisy):.3f}"],
+        [
+            "clean x",
+            f"noise eps (sigma = {sigma:g}/255, x2)",
+            f"x0: PSNR {psnr(image, noisy):.2f} dB, SSIM {ssim(image, noisy):.3f}",
+        ],
     )
 
 
@@ -77,25 +81,48 @@ def plot_skip_network(model, size=(512, 512)):
         if i + 1 < n:  # down to the next scale on the left, up from it on the right
             ax.annotate("", (left, y - 1.05), (left, y - 0.25), arrowprops=arrow)
             ax.annotate("", (right, y - 0.3), (right, y - 1.0), arrowprops=arrow)
-        ax.text(left, y, f"{'z' if i == 0 else f'scale {i}'}: {hw[i][0]}×{hw[i][1]}, {c_in[i]} ch", ha="center",
-                va="center", bbox=box, fontsize=9)
+        ax.text(
+            left,
+            y,
+            f"{'z' if i == 0 else f'scale {i}'}: {hw[i][0]}×{hw[i][1]}, {c_in[i]} ch",
+            ha="center",
+            va="center",
+            bbox=box,
+            fontsize=9,
+        )
         concat = f"{skip[i]} + {deeper[i]} ch" if skip[i] else f"{deeper[i]} ch"
-        ax.text(right, y, f"concat {concat}\n3×3, 1×1 conv → {up[i]} ch, {hw[i][0]}×{hw[i][1]}", ha="center", va="center",
-                bbox=dict(box, fc="#fbf0e8", ec="#a56f4a"), fontsize=9)
+        ax.text(
+            right,
+            y,
+            f"concat {concat}\n3×3, 1×1 conv → {up[i]} ch, {hw[i][0]}×{hw[i][1]}",
+            ha="center",
+            va="center",
+            bbox=dict(box, fc="#fbf0e8", ec="#a56f4a"),
+            fontsize=9,
+        )
         if skip[i]:
             ax.annotate("", (right - 1.25, y), (left + 1.25, y), arrowprops=dict(arrow, color="#a56f4a", ls="--"))
             ax.text(mid, y + 0.12, f"skip: 1×1 conv, {skip[i]} ch", ha="center", fontsize=8, color="#a56f4a")
         else:
             ax.text(mid, y + 0.12, "no skip", ha="center", fontsize=8, color="#999")
-        ax.text(left - 0.15, y - 0.65, f"3×3 conv stride 2,\n3×3 conv: {down[i]} ch", ha="right", va="center", fontsize=8)
+        ax.text(
+            left - 0.15, y - 0.65, f"3×3 conv stride 2,\n3×3 conv: {down[i]} ch", ha="right", va="center", fontsize=8
+        )
         ax.text(right + 0.15, y - 0.65, f"×2 upsampling\n({resize[i]})", ha="left", va="center", fontsize=8)
     y = -1.3 * (n - 1) - 1.3
     ax.text(mid, y, f"deepest: {hw[n][0]}×{hw[n][1]}, {down[-1]} ch", ha="center", va="center", bbox=box, fontsize=9)
     ax.annotate("", (mid - 1.2, y + 0.1), (left, y + 1.05), arrowprops=arrow)
     ax.annotate("", (right, y + 1.05), (mid + 1.2, y + 0.1), arrowprops=arrow)
     out = layers["to_image"].filters
-    ax.text(right, 1.1, f"image: {hw[0][0]}×{hw[0][1]}, {out} ch", ha="center", va="center",
-            bbox=dict(box, fc="#eaf7ea", ec="#4a8a4a"), fontsize=9)
+    ax.text(
+        right,
+        1.1,
+        f"image: {hw[0][0]}×{hw[0][1]}, {out} ch",
+        ha="center",
+        va="center",
+        bbox=dict(box, fc="#eaf7ea", ec="#4a8a4a"),
+        fontsize=9,
+    )
     ax.annotate("", (right, 0.85), (right, 0.35), arrowprops=arrow)
     ax.text(right + 0.15, 0.6, "1×1 conv, sigmoid", ha="left", va="center", fontsize=8)
     ax.set_xlim(-3.2, 11.2)

@@ -28,8 +28,16 @@ def total_variation(x, eps: float = 1e-6):
 PRIORS = {"none": None, "tikhonov": tikhonov, "tv": total_variation}
 
 
-def solve_map(y, operator: Operator | None = None, prior: str = "tv", lam: float = 0.1, steps: int = 300,
-              lr: float = 0.01, shape=None, start=None) -> np.ndarray:
+def solve_map(
+    y,
+    operator: Operator | None = None,
+    prior: str = "tv",
+    lam: float = 0.1,
+    steps: int = 300,
+    lr: float = 0.01,
+    shape=None,
+    start=None,
+) -> np.ndarray:
     """Minimise ``mean((A x - y)^2) + lam * R(x)`` over the image ``x`` with Adam; returns x in [0, 1].
 
     ``prior``: 'none', 'tikhonov' or 'tv'. ``shape``: the size of ``x`` when A changes it

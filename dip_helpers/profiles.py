@@ -105,8 +105,11 @@ def tensorflow_kernels() -> str | None:
     on = onednn_enabled()
     if on is None:
         return None
-    return ("TensorFlow runs oneDNN's CPU kernels here: read the notebooks' run times for oneDNN." if on else
-            "TensorFlow runs its plain CPU kernels here (no oneDNN): read the notebooks' run times for plain kernels.")
+    return (
+        "TensorFlow runs oneDNN's CPU kernels here: read the notebooks' run times for oneDNN."
+        if on
+        else "TensorFlow runs its plain CPU kernels here (no oneDNN): read the notebooks' run times for plain kernels."
+    )
 
 
 def get_profile() -> Profile:

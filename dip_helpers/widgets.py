@@ -56,8 +56,13 @@ def control_view(draw, make_control, value):
             width, height = png_size(png)
             image.layout = w.Layout(width=f"{width}px", height=f"{height}px", object_fit="contain")
         if isinstance(image, w.Output):  # Colab: the area's one output replaced by the new picture, in one message
-            image.outputs = ({"output_type": "display_data", "metadata": {},
-                              "data": {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": "<figure>"}},)
+            image.outputs = (
+                {
+                    "output_type": "display_data",
+                    "metadata": {},
+                    "data": {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": "<figure>"},
+                },
+            )
         else:
             image.value = png
 
@@ -76,8 +81,19 @@ def on_colab() -> bool:
 
 def slider_view(draw, value: int, lo: int, hi: int, step: int = 1, label: str = "value"):
     """An integer slider from ``lo`` to ``hi`` redrawing ``draw(value)``."""
-    return control_view(draw, lambda w: w.IntSlider(value=value, min=lo, max=hi, step=step, description=label,
-                                                    continuous_update=False, style={"description_width": "initial"}), value)
+    return control_view(
+        draw,
+        lambda w: w.IntSlider(
+            value=value,
+            min=lo,
+            max=hi,
+            step=step,
+            description=label,
+            continuous_update=False,
+            style={"description_width": "initial"},
+        ),
+        value,
+    )
 
 
 def choice_view(draw, options, value=None, label: str = "choice", slider: bool = False):
@@ -85,8 +101,17 @@ def choice_view(draw, options, value=None, label: str = "choice", slider: bool =
     options = list(options)
     value = options[0] if value is None else value
     kind = "SelectionSlider" if slider else "Dropdown"
-    return control_view(draw, lambda w: getattr(w, kind)(options=options, value=value, description=label,
-                                                        continuous_update=False, style={"description_width": "initial"}), value)
+    return control_view(
+        draw,
+        lambda w: getattr(w, kind)(
+            options=options,
+            value=value,
+            description=label,
+            continuous_update=False,
+            style={"description_width": "initial"},
+        ),
+        value,
+    )
 
 
 def noise_slider(image, sigma: int = 25, seed: int = 0, max_sigma: int = 100):

@@ -79,8 +79,12 @@ def test_unknown_or_missing_backend_says_what_to_do(monkeypatch):
         backends.require_backend("torch")
     done = _run("import dip_helpers as dh; dh.fit_dip", "mxnet")
     assert done.returncode != 0 and "is not a backend the DIP engine runs on" in done.stderr
-    cli = subprocess.run([sys.executable, "-m", "dip_helpers", "denoise", "astronaut", "--out", "unused"],
-                         capture_output=True, text=True, env={**os.environ, "KERAS_BACKEND": "mxnet"})
+    cli = subprocess.run(
+        [sys.executable, "-m", "dip_helpers", "denoise", "astronaut", "--out", "unused"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "KERAS_BACKEND": "mxnet"},
+    )
     assert cli.returncode == 2 and cli.stderr.startswith("error: KERAS_BACKEND='mxnet' is not a backend")
 
 
@@ -105,9 +109,27 @@ NO_TENSORFLOW = textwrap.dedent("""
 def test_jax_denoise_from_the_command_line_without_tensorflow(tmp_path):
     """``python -m dip_helpers denoise`` under JAX in a process where TensorFlow cannot be imported."""
     out = tmp_path / "run"
-    done = subprocess.run([sys.executable, "-c", NO_TENSORFLOW, "denoise", "astronaut", "--profile", "ci", "--steps", "6",
-                           "--size", "32", "--out", str(out)], capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "KERAS_BACKEND": "jax"})
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            NO_TENSORFLOW,
+            "denoise",
+            "astronaut",
+            "--profile",
+            "ci",
+            "--steps",
+            "6",
+            "--size",
+            "32",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "KERAS_BACKEND": "jax"},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["steps"] == 6 and summary["psnr_last"] is not None

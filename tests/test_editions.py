@@ -34,7 +34,10 @@ def test_student_edition_has_no_solutions_and_its_own_links(student):
         stubs = [c.source for c in original.cells if "your code here" in c.source or "# your answer" in c.source]
         assert stubs and all(any(s == c.source for c in copy.cells) for s in stubs), path.name
     readme = (student / "README.md").read_text(encoding="utf-8")
-    assert "student edition" in readme and course.colab_url("notebooks/00_images_noise_psnr.ipynb", course.STUDENT_REPO_SLUG) in readme
+    assert (
+        "student edition" in readme
+        and course.colab_url("notebooks/00_images_noise_psnr.ipynb", course.STUDENT_REPO_SLUG) in readme
+    )
     make = (student / "Makefile").read_text(encoding="utf-8")
     assert re.search(r"^check: ", make, re.M) and re.search(r"^lab: ", make, re.M) and "tests" not in make
     for used in re.findall(r"\bcp (\S+)", make):  # every file its recipes copy is in the edition
@@ -102,7 +105,9 @@ def test_a_slide_deck_holds_the_sections_and_a_figure(tmp_path):
     (deck,) = editions.build_slides(tmp_path / "slides", "ci", [path])
     html = deck.read_text(encoding="utf-8")
     nb = nbformat.read(path, as_version=4)
-    sections = [c.source.splitlines()[0][3:] for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("## ")]
+    sections = [
+        c.source.splitlines()[0][3:] for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("## ")
+    ]
     for title in sections:
         assert title.split("`")[0].strip() in html, title
     assert html.count("<section") >= len(sections) + 1

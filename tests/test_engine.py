@@ -14,8 +14,15 @@ import pytest
 import dip_helpers as dh
 from dip_helpers.engine import callbacks as cb
 from dip_helpers.engine import DIPConfig, DIPResult, build_dip, count_trainable, fit_dip, network_input, skip_network
-from dip_helpers.engine.operators import (Downsampler, Identity, Mask, box_kernel, downsampling_matrix, gaussian_kernel,
-                                         lanczos_kernel)
+from dip_helpers.engine.operators import (
+    Downsampler,
+    Identity,
+    Mask,
+    box_kernel,
+    downsampling_matrix,
+    gaussian_kernel,
+    lanczos_kernel,
+)
 from dip_helpers.masks import random_mask, text_mask
 
 from _backend import gradient
@@ -24,6 +31,7 @@ TINY = dict(channels=8, input_channels=8, skip_channels=2, scales=3, es_window=3
 
 
 # --- skip network ---------------------------------------------------------------------------------------------
+
 
 def test_paper_denoising_network_has_2217831_parameters():
     net = skip_network()
@@ -43,8 +51,16 @@ def test_the_network_reads_like_the_paper():
     assert kinds["Concatenate"] == [f"concat{i}" for i in range(4, -1, -1)]
     assert len(kinds["BatchNormalization"]) == 5 * 6  # down_a, down_b, skip, concat, up_a, up_b at each scale
     assert len(kinds["UpSampling2D"]) == 5 and len(kinds["Conv2D"]) == 5 * 5 + 1
-    assert set(kinds) <= {"InputLayer", "ReflectionPad", "Conv2D", "BatchNormalization", "LeakyReLU", "UpSampling2D",
-                          "Concatenate", "Activation"}
+    assert set(kinds) <= {
+        "InputLayer",
+        "ReflectionPad",
+        "Conv2D",
+        "BatchNormalization",
+        "LeakyReLU",
+        "UpSampling2D",
+        "Concatenate",
+        "Activation",
+    }
     assert net.get_layer("concat0").output.shape[-1] == 4 + 128
 
 
@@ -97,7 +113,9 @@ def test_mixed_precision_keeps_a_float32_image(noisy_pair):
 def test_network_input():
     z = network_input(16, 24, 32, seed=1)
     assert z.shape == (1, 16, 24, 32) and z.dtype == np.float32 and 0 <= z.min() and z.max() < 0.1
-    assert np.array_equal(z, network_input(16, 24, 32, seed=1)) and not np.array_equal(z, network_input(16, 24, 32, seed=2))
+    assert np.array_equal(z, network_input(16, 24, 32, seed=1)) and not np.array_equal(
+        z, network_input(16, 24, 32, seed=2)
+    )
     g = network_input(5, 7, 2, kind="meshgrid")
     assert g.shape == (1, 5, 7, 2) and g[0, 0, -1, 0] == 1 and g[0, -1, 0, 1] == 1
     with pytest.raises(ValueError):
@@ -105,6 +123,7 @@ def test_network_input():
 
 
 # --- operators ------------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("factor", [2, 4, 8])
 def test_kernels_sum_to_one_and_are_symmetric(factor):
@@ -137,7 +156,9 @@ def test_downsampler_matches_a_direct_2d_convolution(kernel, factor):
     ref = np.zeros((8, 6, 2))
     for i in range(8):
         for j in range(6):
-            ref[i, j] = np.tensordot(k2, xp[factor * i : factor * i + n, factor * j : factor * j + n], axes=([0, 1], [0, 1]))
+            ref[i, j] = np.tensordot(
+                k2, xp[factor * i : factor * i + n, factor * j : factor * j + n], axes=([0, 1], [0, 1])
+            )
     assert np.abs(d.measure(x) - ref).max() < 1e-6
 
 
@@ -219,6 +240,7 @@ def test_operators_describe_themselves():
 
 
 # --- the model and its callbacks --------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def noisy_pair():
@@ -363,8 +385,17 @@ def test_one_downsampler_serves_runs_in_every_precision_and_compiled(noisy_pair)
 
 def test_superres_and_inpainting_improve_on_their_input():
     x = dh.load_image("astronaut", size=48)
-    cfg = DIPConfig(steps=200, channels=16, input_channels=8, skip_channels=4, scales=3, reg_noise_std=0.0,
-                    es_window=3, es_patience=4, snapshot_every=50)
+    cfg = DIPConfig(
+        steps=200,
+        channels=16,
+        input_channels=8,
+        skip_channels=4,
+        scales=3,
+        reg_noise_std=0.0,
+        es_window=3,
+        es_patience=4,
+        snapshot_every=50,
+    )
     d = Downsampler(2)
     low = d.measure(x)
     sr = fit_dip(low, d, cfg, truth=x, verbose=False)
@@ -393,14 +424,24 @@ def test_build_dip_shape_errors(noisy_pair):
         build_dip(y, Mask(np.ones((8, 8))), DIPConfig(**TINY))
 
 
-@pytest.mark.parametrize("field, value, words", [
-    ("steps", 0, "steps must be at least 1"), ("lr", 0, "lr must lie in"), ("lr", 1.5, "lr must lie in"),
-    ("reg_noise_std", -0.1, "reg_noise_std must lie in"), ("channels", 0, "channels must lie in"),
-    ("input_channels", 2000, "channels must lie in"), ("skip_channels", -1, "skip_channels must lie in"),
-    ("scales", 9, "scales must lie in"), ("ema", 1.0, "ema must lie in"), ("es_window", 1, "es_window must be"),
-    ("es_patience", 0, "es_patience >= 1"), ("snapshot_every", 0, "snapshot_every must be"),
-    ("precision", "float64", "precision must be"),
-])
+@pytest.mark.parametrize(
+    "field, value, words",
+    [
+        ("steps", 0, "steps must be at least 1"),
+        ("lr", 0, "lr must lie in"),
+        ("lr", 1.5, "lr must lie in"),
+        ("reg_noise_std", -0.1, "reg_noise_std must lie in"),
+        ("channels", 0, "channels must lie in"),
+        ("input_channels", 2000, "channels must lie in"),
+        ("skip_channels", -1, "skip_channels must lie in"),
+        ("scales", 9, "scales must lie in"),
+        ("ema", 1.0, "ema must lie in"),
+        ("es_window", 1, "es_window must be"),
+        ("es_patience", 0, "es_patience >= 1"),
+        ("snapshot_every", 0, "snapshot_every must be"),
+        ("precision", "float64", "precision must be"),
+    ],
+)
 def test_every_config_check_has_its_message(field, value, words):
     assert DIPConfig().validate() == DIPConfig()
     with pytest.raises(ValueError, match=words):
@@ -517,9 +558,12 @@ class _Poison(keras.callbacks.Callback):
 
 def test_divergence_guard_rescues_a_real_run(noisy_pair):
     x, y = noisy_pair
-    res = fit_dip(y, None, DIPConfig(steps=12, reg_noise_std=0.0, **TINY), truth=x, callbacks=[_Poison(5)], verbose=False)
-    assert res.notes == ["step 6: the loss is not finite; restored the weights of step 1 and halved the learning "
-                         "rate to 0.005"], res.notes
+    res = fit_dip(
+        y, None, DIPConfig(steps=12, reg_noise_std=0.0, **TINY), truth=x, callbacks=[_Poison(5)], verbose=False
+    )
+    assert res.notes == [
+        "step 6: the loss is not finite; restored the weights of step 1 and halved the learning rate to 0.005"
+    ], res.notes
     h = res.history["loss"]
     assert not np.isfinite(h[5]) and np.isfinite(h[6:]).all()  # step 6 saw the NaN; the run goes on from step 7
     assert h[6] == pytest.approx(h[0], rel=1e-5)  # step 7 starts again from the weights step 1 started from
@@ -554,18 +598,25 @@ def test_live_view_redraws_in_place_in_a_kernel(tmp_path):
     import nbformat
     from nbclient import NotebookClient
 
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "import numpy as np\nfrom dip_helpers.engine import DIPConfig, fit_dip\n"
-        "y = np.full((16, 16, 3), 0.5, np.float32)\n"
-        "r = fit_dip(y, config=DIPConfig(steps=6, channels=4, input_channels=4, skip_channels=1, scales=2, "
-        "es_window=2, es_patience=2), live=2)")])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                "import numpy as np\nfrom dip_helpers.engine import DIPConfig, fit_dip\n"
+                "y = np.full((16, 16, 3), 0.5, np.float32)\n"
+                "r = fit_dip(y, config=DIPConfig(steps=6, channels=4, input_channels=4, skip_channels=1, scales=2, "
+                "es_window=2, es_patience=2), live=2)"
+            )
+        ]
+    )
     NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     outputs = nb.cells[0].outputs
     figures = [o for o in outputs if o.output_type == "display_data" and "image/png" in o.get("data", {})]
     assert len(figures) == 1  # one figure, updated in place (nbclient applies the updates to it)
     assert not any(o.output_type == "stream" and "step" in o.get("text", "") for o in outputs)
 
-    quiet = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(nb.cells[0].source.replace("live=2", "verbose=True"))])
+    quiet = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(nb.cells[0].source.replace("live=2", "verbose=True"))]
+    )
     NotebookClient(quiet, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     lines = [o for o in quiet.cells[0].outputs if "step" in o.get("data", {}).get("text/plain", "")]
     assert len(lines) == 1 and lines[0].data["text/plain"].startswith("step 6/6")  # one line, updated
@@ -612,9 +663,14 @@ def test_ctrl_c_inside_a_garbage_collector_callback_still_stops_the_run():
 
 # --- command line ---------------------------------------------------------------------------------------------
 
+
 def _cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "dip_helpers", *args], capture_output=True, text=True,
-                          env=None if env is None else {**os.environ, **env})
+    return subprocess.run(
+        [sys.executable, "-m", "dip_helpers", *args],
+        capture_output=True,
+        text=True,
+        env=None if env is None else {**os.environ, **env},
+    )
 
 
 def test_cli_denoise_writes_everything(tmp_path):
@@ -632,10 +688,12 @@ def test_cli_denoise_writes_everything(tmp_path):
 
 
 def test_cli_bad_arguments_leave_nothing(tmp_path):
-    for args, words in [(("denoise", "nope", "--out", str(tmp_path / "a")), "No image"),
-                        (("denoise", "astronaut", "--sigma", "-3", "--out", str(tmp_path / "a")), "0-255"),
-                        (("denoise", "astronaut", "--lr", "7", "--out", str(tmp_path / "a")), "lr"),
-                        (("superres", "astronaut", "--factor", "3", "--out", str(tmp_path / "a")), "invalid choice")]:
+    for args, words in [
+        (("denoise", "nope", "--out", str(tmp_path / "a")), "No image"),
+        (("denoise", "astronaut", "--sigma", "-3", "--out", str(tmp_path / "a")), "0-255"),
+        (("denoise", "astronaut", "--lr", "7", "--out", str(tmp_path / "a")), "lr"),
+        (("superres", "astronaut", "--factor", "3", "--out", str(tmp_path / "a")), "invalid choice"),
+    ]:
         done = _cli(*args)
         assert done.returncode != 0 and words in done.stderr, (args, done.stderr)
     assert not (tmp_path / "a").exists()
@@ -652,9 +710,13 @@ def test_conv_flops_counted_by_hand():
     net, size, forward, first = skip_network(), 256, 0.0, 0.0
     for i in range(5):
         r, cin = size // 2**i, 32 if i == 0 else 128
-        level = [2 * (r // 2) ** 2 * 128 * cin * 9, 2 * (r // 2) ** 2 * 128 * 128 * 9,  # down_a, down_b
-                 2 * r * r * 4 * cin,  # skip 1x1
-                 2 * r * r * 128 * (4 + 128) * 9, 2 * r * r * 128 * 128]  # up_a (over the concatenation), up_b 1x1
+        level = [
+            2 * (r // 2) ** 2 * 128 * cin * 9,
+            2 * (r // 2) ** 2 * 128 * 128 * 9,  # down_a, down_b
+            2 * r * r * 4 * cin,  # skip 1x1
+            2 * r * r * 128 * (4 + 128) * 9,
+            2 * r * r * 128 * 128,
+        ]  # up_a (over the concatenation), up_b 1x1
         forward += sum(level)
         first += level[0] + level[2] if i == 0 else 0  # they read z: no gradient to their input
     forward += 2 * size * size * 3 * 128  # to_image
@@ -667,8 +729,21 @@ def test_bench_json_line():
     done = _cli("bench", "--size", "32", "--channels", "8", "--steps", "1", "--json")
     assert done.returncode == 0, done.stderr
     r = json.loads(done.stdout.strip().splitlines()[-1])
-    for key in ("ms_per_step", "gflop_per_step", "gflops", "matmul_gflops", "fraction_of_matmul", "conv_gflops",
-                "fraction_of_conv", "peak_rss_mb", "params", "device", "cpu", "cpu_features", "onednn"):
+    for key in (
+        "ms_per_step",
+        "gflop_per_step",
+        "gflops",
+        "matmul_gflops",
+        "fraction_of_matmul",
+        "conv_gflops",
+        "fraction_of_conv",
+        "peak_rss_mb",
+        "params",
+        "device",
+        "cpu",
+        "cpu_features",
+        "onednn",
+    ):
         assert key in r
     assert r["params"] == count_trainable(skip_network(32, 3, (8,) * 5, (8,) * 5, (4,) * 5)) and r["ms_per_step"] > 0
     # medians of per-round ratios, close to the ratio of the medians
@@ -716,6 +791,7 @@ def test_machine_names_the_cpu_and_asks_tensorflow_for_its_kernels():
 
 # --- result cache ---------------------------------------------------------------------------------------------
 
+
 def test_cache_hits_the_same_inputs_and_misses_any_change(noisy_pair, tmp_path, capsys):
     x, y = noisy_pair
     cfg = DIPConfig(steps=2, **TINY)
@@ -728,9 +804,13 @@ def test_cache_hits_the_same_inputs_and_misses_any_change(noisy_pair, tmp_path, 
 
     assert run() == (False, 1)
     assert run() == (True, 1)  # same inputs: loaded
-    changes = [dict(config=DIPConfig(steps=2, lr=0.02, **TINY)), dict(config=DIPConfig(steps=2, seed=1, **TINY)),
-               dict(truth=np.clip(x + 0.01, 0, 1)), dict(measurement=Mask(m).measure(x), operator=Mask(m)),
-               dict(measurement=Mask(m).measure(x), operator=Mask(1 - m))]
+    changes = [
+        dict(config=DIPConfig(steps=2, lr=0.02, **TINY)),
+        dict(config=DIPConfig(steps=2, seed=1, **TINY)),
+        dict(truth=np.clip(x + 0.01, 0, 1)),
+        dict(measurement=Mask(m).measure(x), operator=Mask(m)),
+        dict(measurement=Mask(m).measure(x), operator=Mask(1 - m)),
+    ]
     for i, change in enumerate(changes):
         assert run(**change) == (False, i + 2), change  # each change: a new run, a new file
     small = Downsampler(2).measure(x)
@@ -742,6 +822,7 @@ def test_cache_hits_the_same_inputs_and_misses_any_change(noisy_pair, tmp_path, 
 
 # --- command line, in this process ----------------------------------------------------------------------------
 
+
 def _main(capsys, *args):
     from dip_helpers.__main__ import main
 
@@ -750,9 +831,14 @@ def _main(capsys, *args):
     return code, out, err
 
 
-@pytest.mark.parametrize("option, value, words", [("--steps", "0", "steps must be at least 1"),
-                                                  ("--lr", "0", "lr must lie in"),
-                                                  ("--channels", "0", "channels must lie in")])
+@pytest.mark.parametrize(
+    "option, value, words",
+    [
+        ("--steps", "0", "steps must be at least 1"),
+        ("--lr", "0", "lr must lie in"),
+        ("--channels", "0", "channels must lie in"),
+    ],
+)
 def test_cli_zero_is_an_error_not_the_default(tmp_path, capsys, option, value, words):
     code, _, err = _main(capsys, "denoise", "astronaut", "--profile", "ci", option, value, "--out", str(tmp_path / "r"))
     assert code == 2 and words in err and not (tmp_path / "r").exists()
@@ -767,8 +853,21 @@ def test_cli_inpaint_with_random_text_and_file_masks(tmp_path, capsys):
     dh.save_image(np.full((50, 70, 3), 0.6, np.float32), grey)
     for name, mask in (("random", "random:0.3"), ("text", "text"), ("file", str(mask_file))):
         out = tmp_path / name
-        code, said, err = _main(capsys, "inpaint", str(grey), "--profile", "ci", "--steps", "3", "--size", "32",
-                                "--mask", mask, "--out", str(out))
+        code, said, err = _main(
+            capsys,
+            "inpaint",
+            str(grey),
+            "--profile",
+            "ci",
+            "--steps",
+            "3",
+            "--size",
+            "32",
+            "--mask",
+            mask,
+            "--out",
+            str(out),
+        )
         assert code == 0, err
         summary = json.loads(said.strip().splitlines()[-1])
         missing = (dh.load_image(out / "input.png") == 0).all(-1).mean()
@@ -782,15 +881,42 @@ def test_cli_inpaint_with_random_text_and_file_masks(tmp_path, capsys):
 
 
 def test_cli_superres_with_and_without_an_original(tmp_path, capsys):
-    code, said, err = _main(capsys, "superres", "camera", "--profile", "ci", "--steps", "3", "--size", "32",
-                            "--factor", "4", "--out", str(tmp_path / "sim"))
+    code, said, err = _main(
+        capsys,
+        "superres",
+        "camera",
+        "--profile",
+        "ci",
+        "--steps",
+        "3",
+        "--size",
+        "32",
+        "--factor",
+        "4",
+        "--out",
+        str(tmp_path / "sim"),
+    )
     assert code == 0, err
     s = json.loads(said.strip().splitlines()[-1])
     assert s["psnr_input"] is not None and s["psnr_last"] is not None  # the original is known
     assert dh.load_image(tmp_path / "sim" / "input.png").shape[:2] == (8, 8)
     assert dh.load_image(tmp_path / "sim" / "result.png").shape[:2] == (32, 32)
-    code, said, err = _main(capsys, "superres", "camera", "--profile", "ci", "--steps", "3", "--size", "16",
-                            "--factor", "2", "--real", "--out", str(tmp_path / "real"))
+    code, said, err = _main(
+        capsys,
+        "superres",
+        "camera",
+        "--profile",
+        "ci",
+        "--steps",
+        "3",
+        "--size",
+        "16",
+        "--factor",
+        "2",
+        "--real",
+        "--out",
+        str(tmp_path / "real"),
+    )
     assert code == 0, err
     s = json.loads(said.strip().splitlines()[-1])
     assert s["psnr_input"] is None and s["psnr_last"] is None  # no original: nothing to compare with
@@ -840,6 +966,7 @@ def test_load_mask_at_another_size(tmp_path):
 
 # --- memory ------------------------------------------------------------------------------------------------------
 
+
 def test_a_run_too_large_for_the_memory_is_refused_with_advice(monkeypatch, noisy_pair):
     from dip_helpers.engine import memory
 
@@ -850,7 +977,9 @@ def test_a_run_too_large_for_the_memory_is_refused_with_advice(monkeypatch, nois
     said = str(info.value)
     assert "608x512 pixels after padding" in said and "2.0 GB of RAM is available" in said
     side = int(said.split("--size ")[1].split(",")[0])
-    assert side % 32 == 0 and memory.estimate_gb(side, side, 128) <= 0.9 * 2.0 < memory.estimate_gb(side + 32, side + 32, 128)
+    assert side % 32 == 0 and memory.estimate_gb(side, side, 128) <= 0.9 * 2.0 < memory.estimate_gb(
+        side + 32, side + 32, 128
+    )
     assert "--channels" in said and "DIP_MEMORY_CHECK=0" in said
     assert build_dip(y, None, DIPConfig(steps=1, **TINY)).generate().shape == x.shape  # a small run still fits
     monkeypatch.setenv("DIP_MEMORY_CHECK", "0")
@@ -870,7 +999,18 @@ def test_cli_refuses_a_run_too_large_and_writes_nothing(tmp_path, capsys, monkey
     from dip_helpers.engine import memory
 
     monkeypatch.setattr(memory, "available_gb", lambda: (1.5, "of RAM is available"))
-    code, _, err = _main(capsys, "denoise", "astronaut", "--size", "512", "--channels", "128", "--steps", "2",
-                         "--out", str(tmp_path / "run"))
+    code, _, err = _main(
+        capsys,
+        "denoise",
+        "astronaut",
+        "--size",
+        "512",
+        "--channels",
+        "128",
+        "--steps",
+        "2",
+        "--out",
+        str(tmp_path / "run"),
+    )
     assert code == 2 and err.startswith("error: this run needs about") and "--size" in err
     assert list(tmp_path.iterdir()) == []

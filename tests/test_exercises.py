@@ -88,6 +88,7 @@ def test_inpainting_checks():
 
 # --- near-misses a student makes, and the "not attempted" path of every checker ------------------------------------
 
+
 def _todo(*args):
     raise NotImplementedError
 
@@ -156,8 +157,12 @@ def test_figure2_and_denoising_near_misses():
     assert exercises.check_steps_to_reach(_todo) is None
     assert exercises.check_figure2_order(None) is None
     assert exercises.check_figure2_order(["image", "shuffled pixels", "image + noise", "white noise"]) is False
-    curves = {"image": [0.1, 0.002], "image + noise": [0.1, 0.007], "shuffled pixels": [0.1, 0.03],
-              "white noise": [0.1, 0.02]}  # a run where white noise ended below the shuffled pixels
+    curves = {
+        "image": [0.1, 0.002],
+        "image + noise": [0.1, 0.007],
+        "shuffled pixels": [0.1, 0.03],
+        "white noise": [0.1, 0.02],
+    }  # a run where white noise ended below the shuffled pixels
     theirs = ["image", "image + noise", "white noise", "shuffled pixels"]
     assert exercises.check_figure2_order(theirs, curves) is True  # the student's own curves decide
     assert exercises.check_figure2_order(nb04.ORDER, curves) is False
@@ -230,7 +235,9 @@ def test_every_open_exercise_has_a_model_answer():
     from course_tools import nbtools
 
     for path in nbtools.notebook_paths():
-        opened = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown" and "(open)" in c.source]
+        opened = [
+            c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown" and "(open)" in c.source
+        ]
         answers = getattr(importlib.import_module(f"course_tools.solutions.nb{path.name[:2]}"), "OPEN", "")
         assert not opened or len(answers) > 200, f"{path.name}: an open exercise without a model answer"
 

@@ -18,9 +18,25 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
     out = tmp_path_factory.mktemp("gpu_check")
-    done = subprocess.run([sys.executable, "benchmarks/gpu_check.py", "run", "--toy", "--out", str(out),
-                           "--notebooks", "04", "--backend", "tensorflow"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=900, env={**os.environ, "KERAS_BACKEND": "tensorflow"})
+    done = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/gpu_check.py",
+            "run",
+            "--toy",
+            "--out",
+            str(out),
+            "--notebooks",
+            "04",
+            "--backend",
+            "tensorflow",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "KERAS_BACKEND": "tensorflow"},
+    )
     return out, done
 
 
@@ -56,7 +72,10 @@ def test_paper_runs_load_with_their_provenance(toy, monkeypatch, capsys):
 
     monkeypatch.setattr(paper_runs, "paper_runs_dir", lambda: out / "paper_runs")
     fig = paper_runs.show_paper_curves("05_denoising", ["psnr_truth"], live={"psnr_truth": arrays["psnr_truth"][:4]})
-    assert [line.get_label() for line in fig.axes[0].lines] == ["psnr_truth (paper's settings)", "psnr_truth (your run)"]
+    assert [line.get_label() for line in fig.axes[0].lines] == [
+        "psnr_truth (paper's settings)",
+        "psnr_truth (your run)",
+    ]
     box = paper_runs.paper_snapshot_view("05_denoising")
     slider, image = box.children
     assert list(slider.options) == snaps and image.value[:4] == b"\x89PNG"

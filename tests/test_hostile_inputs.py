@@ -36,12 +36,14 @@ def _left_in(folder: Path) -> list[str]:
 
 def _png_header_only(path: Path, width: int, height: int) -> None:
     """A PNG whose header claims ``width`` x ``height`` pixels, with almost no data behind it."""
+
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-                     + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
 
 
 def _files(tmp_path: Path) -> dict[str, Path]:
@@ -64,8 +66,17 @@ def _files(tmp_path: Path) -> dict[str, Path]:
     return files
 
 
-@pytest.mark.parametrize("kind, shape", [("1x1", (1, 1, 3)), ("1xN", (1, 48, 3)), ("grey16", (40, 48, 1)),
-                                         ("cmyk", (40, 48, 3)), ("palette", (40, 48, 3)), ("gif", (40, 48, 3))])
+@pytest.mark.parametrize(
+    "kind, shape",
+    [
+        ("1x1", (1, 1, 3)),
+        ("1xN", (1, 48, 3)),
+        ("grey16", (40, 48, 1)),
+        ("cmyk", (40, 48, 3)),
+        ("palette", (40, 48, 3)),
+        ("gif", (40, 48, 3)),
+    ],
+)
 def test_odd_but_valid_images_run_end_to_end(tmp_path, capsys, kind, shape):
     path = _files(tmp_path)[kind]
     with warnings.catch_warnings(record=True) as caught:
@@ -111,8 +122,9 @@ def test_a_npy_mask_with_nan_is_refused(tmp_path, capsys):
     mask = np.ones((64, 64), np.float32)
     mask[3, 3] = np.nan
     np.save(tmp_path / "nan.npy", mask)
-    code, _, err = _run(capsys, "inpaint", "camera", "--size", 64, "--mask", tmp_path / "nan.npy", *QUICK,
-                        "--out", tmp_path / "run")
+    code, _, err = _run(
+        capsys, "inpaint", "camera", "--size", 64, "--mask", tmp_path / "nan.npy", *QUICK, "--out", tmp_path / "run"
+    )
     assert code == 2 and "1 NaN or infinite value" in err and not (tmp_path / "run").exists()
 
 
@@ -122,8 +134,9 @@ def test_a_npy_mask_of_zeros_and_ones_works(tmp_path, capsys):
     np.save(tmp_path / "half.npy", mask)
     loaded = dh.masks.load_mask(tmp_path / "half.npy")
     assert loaded.shape == (64, 64, 1) and loaded[:, :32].sum() == 0 and loaded[:, 32:].min() == 1
-    code, _, err = _run(capsys, "inpaint", "camera", "--size", 32, "--mask", tmp_path / "half.npy", *QUICK,
-                        "--out", tmp_path / "run")
+    code, _, err = _run(
+        capsys, "inpaint", "camera", "--size", 32, "--mask", tmp_path / "half.npy", *QUICK, "--out", tmp_path / "run"
+    )
     assert code == 0, err
     seen = dh.load_image(tmp_path / "run" / "input.png", channels=1)[..., 0]
     assert seen[:, :15].max() == 0 and seen[:, 17:].mean() > 0.1
@@ -140,8 +153,9 @@ def test_a_mask_of_the_wrong_size_is_refused_and_one_of_the_right_size_follows_t
     right = np.full((60, 90), 255, np.uint8)
     right[:, :45] = 0  # the left half is missing: after the centre crop to 32x32, the left half of the crop
     Image.fromarray(right).save(tmp_path / "right.png")
-    code, _, err = _run(capsys, "inpaint", image, "--size", 32, "--mask", tmp_path / "right.png", *QUICK,
-                        "--out", tmp_path / "run")
+    code, _, err = _run(
+        capsys, "inpaint", image, "--size", 32, "--mask", tmp_path / "right.png", *QUICK, "--out", tmp_path / "run"
+    )
     assert code == 0, err
     seen = dh.load_image(tmp_path / "run" / "input.png", channels=1)[..., 0]
     assert seen.shape == (32, 32) and seen[:, :14].max() == 0 and seen[:, 18:].mean() > 0.1  # missing pixels are 0
@@ -183,9 +197,25 @@ def test_an_out_folder_that_cannot_be_written_is_refused_before_the_run(tmp_path
 def test_ctrl_c_in_the_middle_of_a_run_says_so_and_leaves_nothing(tmp_path):
     out = tmp_path / "run"
     env = {**os.environ, "DIP_PROFILE": "ci", "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "dip_helpers", "denoise", "camera", "--profile", "ci",
-                             "--steps", "100000", "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dip_helpers",
+            "denoise",
+            "camera",
+            "--profile",
+            "ci",
+            "--steps",
+            "100000",
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     deadline = time.time() + 120
     while time.time() < deadline and not any(p.name.startswith(".run-") for p in tmp_path.iterdir()):
         time.sleep(0.2)  # the temporary folder appears just before the run starts
@@ -234,8 +264,17 @@ def _photo_with_deep_shadows(tmp_path: Path) -> Path:
 RESULTS = ["average.png", "input.png", "metrics.csv", "psnr.png", "result.png", "summary.json", "tb"]
 
 
-@pytest.mark.parametrize("task", [["denoise"], ["inpaint"], ["superres", "--factor", "2"], ["superres", "--factor", "4"],
-                                  ["superres", "--factor", "8"], ["superres", "--factor", "4", "--real"]])
+@pytest.mark.parametrize(
+    "task",
+    [
+        ["denoise"],
+        ["inpaint"],
+        ["superres", "--factor", "2"],
+        ["superres", "--factor", "4"],
+        ["superres", "--factor", "8"],
+        ["superres", "--factor", "4", "--real"],
+    ],
+)
 def test_a_photograph_with_deep_shadows_writes_every_result(tmp_path, capsys, task):
     """Lanczos rings below black and above white near sharp edges: the measurement leaves [0, 1] (by up to 0.08 here).
     Its picture is clipped, saying so; the fit uses it as it is; every result is written."""

@@ -39,11 +39,15 @@ def test_psnr_edge_cases():
 
 def test_ssim_agrees_with_skimage(pair):
     x, y = pair
-    ref = structural_similarity(x, y, data_range=1.0, channel_axis=-1, gaussian_weights=True, sigma=1.5, use_sample_covariance=False)
+    ref = structural_similarity(
+        x, y, data_range=1.0, channel_axis=-1, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
+    )
     assert dh.ssim(x, y) == pytest.approx(ref, abs=1e-5)
     g = dh.load_image("camera", size=64)
     gy = dh.add_gaussian_noise(g, 50, seed=2)
-    ref = structural_similarity(g[..., 0], gy[..., 0], data_range=1.0, gaussian_weights=True, sigma=1.5, use_sample_covariance=False)
+    ref = structural_similarity(
+        g[..., 0], gy[..., 0], data_range=1.0, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
+    )
     assert dh.ssim(g, gy) == pytest.approx(ref, abs=1e-5)
 
 

@@ -46,7 +46,9 @@ def test_every_notebook_ends_with_references_to_the_paper(tmp_path):
     nb = nbformat.read(NOTEBOOKS[5], as_version=4)
     nb.cells[-2].source = "## References\n\n- somebody else"
     nbformat.write(nb, tmp_path / NOTEBOOKS[5].name)
-    assert "the references must cite the paper (arXiv:1711.10925)" in nbtools.structure_problems(tmp_path / NOTEBOOKS[5].name)
+    assert "the references must cite the paper (arXiv:1711.10925)" in nbtools.structure_problems(
+        tmp_path / NOTEBOOKS[5].name
+    )
     del nb.cells[-2]
     nbformat.write(nb, tmp_path / NOTEBOOKS[5].name)
     assert any("'## References'" in p for p in nbtools.structure_problems(tmp_path / NOTEBOOKS[5].name))
@@ -167,8 +169,13 @@ def test_a_widget_shows_once_at_its_own_size(tmp_path):
     """As the last line of a cell, a slider is one output (it used to be displayed and returned: two)."""
     from nbclient import NotebookClient
 
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "import numpy as np, dip_helpers as dh\nbox = dh.noise_slider(np.full((16, 16, 3), 0.5, np.float32))\nbox")])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                "import numpy as np, dip_helpers as dh\nbox = dh.noise_slider(np.full((16, 16, 3), 0.5, np.float32))\nbox"
+            )
+        ]
+    )
     NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     views = [o for o in nb.cells[0].outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert len(views) == 1 and len(nb.cells[0].outputs) == 1

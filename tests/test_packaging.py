@@ -92,7 +92,9 @@ def test_every_image_has_source_and_licence():
 @pytest.mark.skipif(platform.system() == "Windows", reason="make")
 def test_make_lab_honours_port_and_headless():
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
-    dry = lambda *args: subprocess.run(["make", "-n", "lab", *args], cwd=ROOT, env=env, capture_output=True, text=True).stdout
+    dry = lambda *args: (
+        subprocess.run(["make", "-n", "lab", *args], cwd=ROOT, env=env, capture_output=True, text=True).stdout
+    )
     assert "--port=8888" in dry()
     out = dry("PORT=9123")
     assert "--port=9123" in out and "jupyter lab" in out and "notebooks" in out
@@ -101,8 +103,11 @@ def test_make_lab_honours_port_and_headless():
     assert ("--allow-root" in out) == (os.getuid() == 0)
 
 
-@pytest.mark.parametrize("first", ["import tensorflow as tf", "import dip_helpers.engine; import tensorflow as tf"],
-                         ids=["directly", "through-the-engine"])
+@pytest.mark.parametrize(
+    "first",
+    ["import tensorflow as tf", "import dip_helpers.engine; import tensorflow as tf"],
+    ids=["directly", "through-the-engine"],
+)
 def test_tensorflow_start_up_lines_stay_out_and_other_stderr_gets_through(first):
     """Also when the engine's backend check looks TensorFlow up (find_spec) before Keras imports it."""
     import sys
@@ -150,7 +155,10 @@ def test_the_colab_pins_are_within_what_the_course_accepts_but_ipywidgets():
     """Colab keeps its own packages (the bootstrap installs with --no-deps): the course must work on them all,
     including ipywidgets 7, which is below the range a local install asks for (JupyterLab 4 needs 8)."""
     project = PYPROJECT["project"]
-    ranges = {Requirement(t).name: Requirement(t).specifier for t in project["dependencies"] + project["optional-dependencies"]["tf"]}
+    ranges = {
+        Requirement(t).name: Requirement(t).specifier
+        for t in project["dependencies"] + project["optional-dependencies"]["tf"]
+    }
     pins = _pins("colab.txt")
     outside = sorted(name for name, pin in pins.items() if name in ranges and pin not in ranges[name])
     assert outside == ["ipywidgets"] and pins["ipywidgets"].startswith("7.")

@@ -41,8 +41,7 @@ def test_gpu_detection_asks_the_framework(monkeypatch):
 
     # this machine has no GPU (and no NVIDIA driver): detection must say so
     assert shutil.which("nvidia-smi") is None and profiles.gpu_available() is False
-    monkeypatch.setattr(tf.config, "list_physical_devices",
-                        lambda kind=None: [object()] if kind == "GPU" else [])
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [object()] if kind == "GPU" else [])
     assert profiles.gpu_available() is True
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
     assert profiles.gpu_available() is False

@@ -13,8 +13,11 @@ assert keras.backend.backend() == "tensorflow", "these tests are for the TensorF
 
 
 def test_fast_network_is_the_stock_function_with_the_same_parameters():
-    for kw in (dict(channels=8, input_channels=8, skip_channels=2, scales=3), dict(channels=6, input_channels=4,
-               skip_channels=3, scales=2, upsample="nearest"), dict(channels=8, input_channels=8, skip_channels=0, scales=2)):
+    for kw in (
+        dict(channels=8, input_channels=8, skip_channels=2, scales=3),
+        dict(channels=6, input_channels=4, skip_channels=3, scales=2, upsample="nearest"),
+        dict(channels=8, input_channels=8, skip_channels=0, scales=2),
+    ):
         cfg = DIPConfig(**kw)
         stock, fast = build_network(cfg, 3), build_network(cfg, 3, fast=True)
         assert count_trainable(stock) == count_trainable(fast)
@@ -25,7 +28,6 @@ def test_fast_network_is_the_stock_function_with_the_same_parameters():
 
 
 def test_fused_batch_norm_matches_keras():
-
 
     from dip_helpers.engine.tf_fast import BatchNorm
 
@@ -41,7 +43,6 @@ def test_fused_batch_norm_matches_keras():
 
 def test_concat_conv_equals_concatenate_batch_norm_conv():
     """The split computation is the plain one: concatenate, batch norm, reflection pad, one convolution."""
-
 
     from dip_helpers.engine.tf_fast import concat_conv
 
@@ -120,7 +121,6 @@ def test_fused_adam_matches_keras_adam(fused, monkeypatch):
     calls = []
     monkeypatch.setattr(tf.raw_ops, "ResourceApplyAdam", lambda **kw: calls.append(1) or _apply_adam(**kw))
 
-
     from dip_helpers.engine.tf_fast import FusedAdam
 
     z = np.random.default_rng(0).random((1, 16, 16, 8)).astype(np.float32)
@@ -132,8 +132,11 @@ def test_fused_adam_matches_keras_adam(fused, monkeypatch):
         for _ in range(6):
             with tf.GradientTape() as tape:
                 loss = tf.reduce_mean(tf.square(net(z, training=True) - 0.5))
-            pairs = [(g, v) for g, v in zip(tape.gradient(loss, net.trainable_variables), net.trainable_variables)
-                     if g is not None]
+            pairs = [
+                (g, v)
+                for g, v in zip(tape.gradient(loss, net.trainable_variables), net.trainable_variables)
+                if g is not None
+            ]
             opt.apply(*zip(*pairs))
         kernels = [(v.numpy(), s) for v, s in zip(net.trainable_variables, start) if v.path.endswith("kernel")]
         runs.append((kernels, net(z, training=True).numpy()))
@@ -145,5 +148,3 @@ def test_fused_adam_matches_keras_adam(fused, monkeypatch):
 
 
 _apply_adam = tf.raw_ops.ResourceApplyAdam
-
-

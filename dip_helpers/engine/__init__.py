@@ -21,5 +21,20 @@ from .model import DIP, network_input  # noqa: E402
 from .network import count_trainable, skip_network  # noqa: E402
 from .operators import Downsampler, Identity, Mask  # noqa: E402
 
-__all__ = ["BACKEND", "DIP", "DIPConfig", "DIPResult", "Downsampler", "ENGINE_VERSION", "Identity", "Mask",
-           "build_dip", "callbacks", "count_trainable", "fit_dip", "network_input", "operators", "skip_network"]
+__all__ = [
+    "BACKEND",
+    "DIP",
+    "DIPConfig",
+    "DIPResult",
+    "Downsampler",
+    "ENGINE_VERSION",
+    "Identity",
+    "Mask",
+    "build_dip",
+    "callbacks",
+    "count_trainable",
+    "fit_dip",
+    "network_input",
+    "operators",
+    "skip_network",
+]

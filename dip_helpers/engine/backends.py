@@ -34,8 +34,9 @@ def require_backend(name: str | None = None) -> str:
     """The Keras backend to use (``KERAS_BACKEND``, default tensorflow), after checking that it is installed."""
     name = (name or os.environ.get("KERAS_BACKEND") or "tensorflow").strip().lower()
     if name not in BACKENDS:
-        raise ImportError(f"KERAS_BACKEND={name!r} is not a backend the DIP engine runs on; "
-                          f"use one of {', '.join(BACKENDS)}")
+        raise ImportError(
+            f"KERAS_BACKEND={name!r} is not a backend the DIP engine runs on; use one of {', '.join(BACKENDS)}"
+        )
     module, install = BACKENDS[name]
     if not installed(module):
         others = [b for b, (m, _) in BACKENDS.items() if b != name and installed(m)]

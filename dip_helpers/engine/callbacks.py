@@ -195,7 +195,9 @@ class DivergenceGuard(keras.callbacks.Callback):
         if not bad and self.recent and psnr_now < max(self.recent) - self.drop_db:
             bad, reason = True, f"PSNR to the measurement fell from {max(self.recent):.2f} to {psnr_now:.2f} dB"
         if bad:
-            msg = f"step {self._step}: {reason}" + (f"; {self._restore()}" if self.saved else ", and no checkpoint exists yet")
+            msg = f"step {self._step}: {reason}" + (
+                f"; {self._restore()}" if self.saved else ", and no checkpoint exists yet"
+            )
             self.events.append(msg)
             print("⚠ DivergenceGuard:", msg)
             return
@@ -240,8 +242,10 @@ class CtrlC(keras.callbacks.Callback):
     @contextlib.contextmanager
     def listening(self):
         """Catch SIGINT as above inside the ``with`` block (where Python's own handler was on, in the main thread)."""
-        own = threading.current_thread() is threading.main_thread() and \
-            signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        own = (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        )
         previous = signal.signal(signal.SIGINT, self._on_sigint) if own else None
         try:
             yield self
@@ -261,7 +265,9 @@ class TensorBoardLogger(keras.callbacks.Callback):
     forces one of them).
     """
 
-    def __init__(self, log_dir, image_every: int = 100, average: OutputAverage | None = None, writer: str | None = None):
+    def __init__(
+        self, log_dir, image_every: int = 100, average: OutputAverage | None = None, writer: str | None = None
+    ):
         super().__init__()
         self.log_dir, self.image_every, self.average, self.kind = str(log_dir), image_every, average, writer
         self.writer, self._step = None, 0

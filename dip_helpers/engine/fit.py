@@ -55,8 +55,11 @@ class DIPConfig:
         """Raise ValueError with a readable message for absurd values; return self."""
         checks = [
             (self.steps >= 1, "steps must be at least 1"),
-            (self.steps <= MAX_STEPS, f"steps must be at most {MAX_STEPS:,} (the paper's longest run is 11,000; "
-                                      "at 0.4 s a step on a CPU, a million steps take 5 days)"),
+            (
+                self.steps <= MAX_STEPS,
+                f"steps must be at most {MAX_STEPS:,} (the paper's longest run is 11,000; "
+                "at 0.4 s a step on a CPU, a million steps take 5 days)",
+            ),
             (0 < self.lr < 1, "lr must lie in (0, 1); the paper uses 0.01"),
             (0 <= self.reg_noise_std < 1, "reg_noise_std must lie in [0, 1); the paper uses 1/30"),
             (1 <= self.channels <= 1024 and 1 <= self.input_channels <= 1024, "channels must lie in 1..1024"),
@@ -65,8 +68,10 @@ class DIPConfig:
             (0 <= self.ema < 1, "ema must lie in [0, 1)"),
             (self.es_window >= 2 and self.es_patience >= 1, "es_window must be >= 2 and es_patience >= 1"),
             (self.snapshot_every >= 1, "snapshot_every must be at least 1"),
-            (self.precision in ("float32", "mixed_bfloat16", "mixed_float16"),
-             "precision must be float32, mixed_bfloat16 or mixed_float16"),
+            (
+                self.precision in ("float32", "mixed_bfloat16", "mixed_float16"),
+                "precision must be float32, mixed_bfloat16 or mixed_float16",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -112,13 +117,21 @@ class DIPResult:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         empty = np.zeros(0)
-        arrays = {"output": self.output, "average": self.average,
-                  "es_output": self.es_output if self.es_output is not None else empty,
-                  "best_output": self.best_output if self.best_output is not None else empty}
+        arrays = {
+            "output": self.output,
+            "average": self.average,
+            "es_output": self.es_output if self.es_output is not None else empty,
+            "best_output": self.best_output if self.best_output is not None else empty,
+        }
         arrays.update({f"history_{k}": np.asarray(v) for k, v in self.history.items()})
         arrays.update({f"snapshot_{k}": v for k, v in self.snapshots.items()})
-        meta = {"es_step": self.es_step, "seconds": self.seconds, "config": self.config, "notes": self.notes,
-                "best_step": self.best_step}
+        meta = {
+            "es_step": self.es_step,
+            "seconds": self.seconds,
+            "config": self.config,
+            "notes": self.notes,
+            "best_step": self.best_step,
+        }
         tmp = path.with_suffix(".tmp.npz")
         np.savez_compressed(tmp, meta=np.array(json.dumps(meta)), **arrays)
         tmp.replace(path)
@@ -130,12 +143,19 @@ class DIPResult:
         with np.load(path) as f:
             meta = json.loads(str(f["meta"]))
             es, best = f["es_output"], f["best_output"]
-            return cls(output=f["output"], average=f["average"],
-                       history={k[8:]: f[k] for k in f.files if k.startswith("history_")},
-                       snapshots=dict(sorted((int(k[9:]), f[k]) for k in f.files if k.startswith("snapshot_"))),
-                       es_step=meta["es_step"], es_output=es if es.size else None, seconds=meta["seconds"],
-                       config=meta["config"], notes=meta["notes"], best_step=meta["best_step"],
-                       best_output=best if best.size else None)
+            return cls(
+                output=f["output"],
+                average=f["average"],
+                history={k[8:]: f[k] for k in f.files if k.startswith("history_")},
+                snapshots=dict(sorted((int(k[9:]), f[k]) for k in f.files if k.startswith("snapshot_"))),
+                es_step=meta["es_step"],
+                es_output=es if es.size else None,
+                seconds=meta["seconds"],
+                config=meta["config"],
+                notes=meta["notes"],
+                best_step=meta["best_step"],
+                best_output=best if best.size else None,
+            )
 
 
 ENGINE_VERSION = "3"  # part of the cache key: bump it when a change alters the results of a run
@@ -143,8 +163,17 @@ ENGINE_VERSION = "3"  # part of the cache key: bump it when a change alters the 
 
 def cache_path(cache_dir, config: DIPConfig, measurement, operator: Operator, truth) -> Path:
     """Where the result of this run is kept: a hash of everything that defines it."""
-    h = hashlib.sha256(json.dumps({"engine": ENGINE_VERSION, "backend": keras.backend.backend(), "config": config.key(),
-                                   "operator": operator.config()}, sort_keys=True).encode())
+    h = hashlib.sha256(
+        json.dumps(
+            {
+                "engine": ENGINE_VERSION,
+                "backend": keras.backend.backend(),
+                "config": config.key(),
+                "operator": operator.config(),
+            },
+            sort_keys=True,
+        ).encode()
+    )
     for a in (measurement, truth):
         h.update(b"-" if a is None else np.ascontiguousarray(a, np.float32).tobytes())
     return Path(cache_dir) / f"dip-{h.hexdigest()[:16]}.npz"
@@ -153,10 +182,17 @@ def cache_path(cache_dir, config: DIPConfig, measurement, operator: Operator, tr
 def build_network(config: DIPConfig, channels_out: int, fast: bool = False) -> keras.Model:
     """The skip network of ``config`` (with ``fast``, TensorFlow's fast twin, given the same weights)."""
     n = config.scales
-    kwargs = dict(input_channels=config.input_channels, output_channels=channels_out, channels_down=(config.channels,) * n,
-                  channels_up=(config.channels,) * n, channels_skip=(config.skip_channels,) * n, pad=config.pad,
-                  upsample=config.upsample, dtype=None if config.precision == "float32" else config.precision,
-                  seed=config.seed)
+    kwargs = dict(
+        input_channels=config.input_channels,
+        output_channels=channels_out,
+        channels_down=(config.channels,) * n,
+        channels_up=(config.channels,) * n,
+        channels_skip=(config.skip_channels,) * n,
+        pad=config.pad,
+        upsample=config.upsample,
+        dtype=None if config.precision == "float32" else config.precision,
+        seed=config.seed,
+    )
     net = skip_network(**kwargs)
     if fast:
         from .tf_fast import copy_stock_weights, fast_skip_network
@@ -185,8 +221,9 @@ def build_dip(measurement, operator: Operator | None, config: DIPConfig, truth=N
     keras.utils.set_random_seed(config.seed)
     net = build_network(config, c, fast)
     z = network_input(hp, wp, config.input_channels, config.input_kind, seed=config.seed)
-    model = model_class(backend, fast)(net, z, measurement, operator, (h, w, c), config.reg_noise_std, truth,
-                                       seed=config.seed)
+    model = model_class(backend, fast)(
+        net, z, measurement, operator, (h, w, c), config.reg_noise_std, truth, seed=config.seed
+    )
     if fast:
         from .tf_fast import FusedAdam
 
@@ -199,8 +236,18 @@ def build_dip(measurement, operator: Operator | None, config: DIPConfig, truth=N
     return model
 
 
-def fit_dip(measurement, operator: Operator | None = None, config: DIPConfig | None = None, truth=None,
-            callbacks=(), live=None, log_dir=None, cache_dir=None, force: bool = False, verbose: bool = True) -> DIPResult:
+def fit_dip(
+    measurement,
+    operator: Operator | None = None,
+    config: DIPConfig | None = None,
+    truth=None,
+    callbacks=(),
+    live=None,
+    log_dir=None,
+    cache_dir=None,
+    force: bool = False,
+    verbose: bool = True,
+) -> DIPResult:
     """Run Deep Image Prior on ``measurement`` and return a :class:`DIPResult`.
 
     ``live``: redraw image and curves every ``live`` steps (a text progress line outside
@@ -239,20 +286,33 @@ def fit_dip(measurement, operator: Operator | None = None, config: DIPConfig | N
     try:
         # one step per batch: the data is a placeholder, the model holds z and the measurement
         with ctrl_c.listening():
-            model.fit(np.zeros((config.steps, 1), np.float32), batch_size=1, epochs=1, verbose=0, callbacks=cbs,
-                      shuffle=False)
+            model.fit(
+                np.zeros((config.steps, 1), np.float32), batch_size=1, epochs=1, verbose=0, callbacks=cbs, shuffle=False
+            )
     except Exception as err:
         if out_of_memory(err):  # the estimate said it would fit, the device disagreed: explain, not a stack of C++
             h, w = model.z.shape[1:3]
-            raise RunTooLarge(f"the device ran out of memory during the run ({h}x{w} pixels after padding, "
-                              f"{config.channels} channels, {config.precision}): {type(err).__name__}. Try a smaller "
-                              "image (--size, or load_image(..., size=N)), fewer channels (--channels) or mixed "
-                              "precision (--precision mixed_bfloat16).") from err
+            raise RunTooLarge(
+                f"the device ran out of memory during the run ({h}x{w} pixels after padding, "
+                f"{config.channels} channels, {config.precision}): {type(err).__name__}. Try a smaller "
+                "image (--size, or load_image(..., size=N)), fewer channels (--channels) or mixed "
+                "precision (--precision mixed_bfloat16)."
+            ) from err
         raise
     seconds = time.perf_counter() - start
-    result = DIPResult(output=model.current_output(), average=average.image(), history=history.as_arrays(),
-                       snapshots=snaps.images, es_step=es.best_step, es_output=es.best_image, seconds=seconds,
-                       config=dataclasses.asdict(config), notes=guard.events, best_step=best.step, best_output=best.image)
+    result = DIPResult(
+        output=model.current_output(),
+        average=average.image(),
+        history=history.as_arrays(),
+        snapshots=snaps.images,
+        es_step=es.best_step,
+        es_output=es.best_image,
+        seconds=seconds,
+        config=dataclasses.asdict(config),
+        notes=guard.events,
+        best_step=best.step,
+        best_output=best.image,
+    )
     if cache is not None:
         try:
             result.save(cache)

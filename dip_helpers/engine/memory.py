@@ -35,7 +35,9 @@ def available_gb() -> tuple[float, str] | None:
             gpus = [d for d in jax.devices() if d.platform == "gpu"]
             if gpus:
                 stats = gpus[0].memory_stats()
-                return (stats["bytes_limit"] - stats["bytes_in_use"]) / 1e9, f"is free on the GPU ({gpus[0].device_kind})"
+                return (
+                    stats["bytes_limit"] - stats["bytes_in_use"]
+                ) / 1e9, f"is free on the GPU ({gpus[0].device_kind})"
         elif backend == "torch":
             import torch
 
@@ -57,7 +59,8 @@ def out_of_memory(err: BaseException) -> bool:
     """Whether ``err`` is a framework's out-of-memory error (TensorFlow, JAX/XLA, PyTorch, or NumPy's own)."""
     text = f"{type(err).__name__}: {err}"
     return isinstance(err, MemoryError) or any(
-        word in text for word in ("ResourceExhausted", "RESOURCE_EXHAUSTED", "OutOfMemory", "out of memory", "OOM when"))
+        word in text for word in ("ResourceExhausted", "RESOURCE_EXHAUSTED", "OutOfMemory", "out of memory", "OOM when")
+    )
 
 
 def check_fits(height: int, width: int, channels: int, precision: str = "float32") -> None:
@@ -75,11 +78,16 @@ def check_fits(height: int, width: int, channels: int, precision: str = "float32
     per_pixel = channels * BYTES_PER_PIXEL_CHANNEL[precision] / 1e9
     side = int(math.sqrt(max(budget, 0) / per_pixel) // 32 * 32) if budget > 0 else 0
     fewer = int(max(budget, 0) / (height * width * BYTES_PER_PIXEL_CHANNEL[precision] / 1e9))
-    options = [f"a smaller image (--size {side}, or load_image(..., size={side}))" if side >= 64 else None,
-               f"fewer channels (--channels {fewer})" if fewer >= 8 else None,
-               "mixed precision (--precision mixed_bfloat16)"
-               if precision == "float32" and estimate_gb(height, width, channels, "mixed_bfloat16") <= 0.9 * free[0] else None]
+    options = [
+        f"a smaller image (--size {side}, or load_image(..., size={side}))" if side >= 64 else None,
+        f"fewer channels (--channels {fewer})" if fewer >= 8 else None,
+        "mixed precision (--precision mixed_bfloat16)"
+        if precision == "float32" and estimate_gb(height, width, channels, "mixed_bfloat16") <= 0.9 * free[0]
+        else None,
+    ]
     advice = "; ".join(o for o in options if o) or "a smaller image"
-    raise RunTooLarge(f"this run needs about {need:.1f} GB ({height}x{width} pixels after padding, {channels} channels, "
-                      f"{precision}) but only {free[0]:.1f} GB {free[1]}. What would fit: {advice}. "
-                      "(The estimate is cautious: set DIP_MEMORY_CHECK=0 to try anyway.)")
+    raise RunTooLarge(
+        f"this run needs about {need:.1f} GB ({height}x{width} pixels after padding, {channels} channels, "
+        f"{precision}) but only {free[0]:.1f} GB {free[1]}. What would fit: {advice}. "
+        "(The estimate is cautious: set DIP_MEMORY_CHECK=0 to try anyway.)"
+    )

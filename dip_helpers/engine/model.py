@@ -38,8 +38,18 @@ class DIP(keras.Model):
     (read it with :meth:`current_output`).
     """
 
-    def __init__(self, net, z, measurement, operator: Operator | None = None, image_shape=None,
-                 reg_noise_std: float = 1 / 30, truth=None, seed: int = 0, **kwargs):
+    def __init__(
+        self,
+        net,
+        z,
+        measurement,
+        operator: Operator | None = None,
+        image_shape=None,
+        reg_noise_std: float = 1 / 30,
+        truth=None,
+        seed: int = 0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.net = net
         self.operator = operator or Identity()

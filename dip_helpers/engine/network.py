@@ -69,9 +69,20 @@ class _Seeds:
         return self.next_seed
 
 
-def conv(x, filters: int, size: int, stride: int = 1, pad: str = "reflection", downsample: str = "stride",
-         bias: bool = True, name: str = "conv", dtype=None, seeds=None, fan_in: int | None = None,
-         layer_types=(None, None)):
+def conv(
+    x,
+    filters: int,
+    size: int,
+    stride: int = 1,
+    pad: str = "reflection",
+    downsample: str = "stride",
+    bias: bool = True,
+    name: str = "conv",
+    dtype=None,
+    seeds=None,
+    fan_in: int | None = None,
+    layer_types=(None, None),
+):
     """Padding + convolution (+ average pooling when ``downsample='avg'`` and ``stride`` > 1).
 
     ``fan_in`` (default: input channels x size^2) sets the starting weights' range; ``layer_types``:
@@ -82,10 +93,17 @@ def conv(x, filters: int, size: int, stride: int = 1, pad: str = "reflection", d
     fan_in = fan_in or x.shape[-1] * size * size
     if size > 1 and pad == "reflection":
         x = pad_type((size - 1) // 2, name=f"{name}_pad", dtype=dtype)(x)
-    x = conv_type(filters, size, strides=stride if downsample == "stride" else 1,
-                  padding="valid" if pad == "reflection" else "same", use_bias=bias,
-                  kernel_initializer=UniformFanIn(fan_in, seeds()), bias_initializer=UniformFanIn(fan_in, seeds()),
-                  name=name, dtype=dtype)(x)
+    x = conv_type(
+        filters,
+        size,
+        strides=stride if downsample == "stride" else 1,
+        padding="valid" if pad == "reflection" else "same",
+        use_bias=bias,
+        kernel_initializer=UniformFanIn(fan_in, seeds()),
+        bias_initializer=UniformFanIn(fan_in, seeds()),
+        name=name,
+        dtype=dtype,
+    )(x)
     if stride > 1 and downsample == "avg":
         x = layers.AveragePooling2D(stride, name=f"{name}_avg", dtype=dtype)(x)
     return x
@@ -100,8 +118,20 @@ def bn_act(x, bn: bool = True, act: bool = True, name: str = "conv", dtype=None)
     return x
 
 
-def conv_block(x, filters: int, size: int, stride: int = 1, pad: str = "reflection", downsample: str = "stride",
-               bias: bool = True, bn: bool = True, act: bool = True, name: str = "conv", dtype=None, seeds=None):
+def conv_block(
+    x,
+    filters: int,
+    size: int,
+    stride: int = 1,
+    pad: str = "reflection",
+    downsample: str = "stride",
+    bias: bool = True,
+    bn: bool = True,
+    act: bool = True,
+    name: str = "conv",
+    dtype=None,
+    seeds=None,
+):
     """Convolution, batch norm, LeakyReLU 0.2. ``pad``: 'reflection' or 'zero'; ``downsample``: 'stride' or 'avg'.
 
     ``dtype``: a Keras dtype policy, e.g. ``"mixed_bfloat16"`` (None: float32).
@@ -137,11 +167,27 @@ def check_options(pad, upsample, downsample, input_channels, output_channels) ->
         raise ValueError("output_channels must be 1 or 3 and input_channels at least 1")
 
 
-def skip_network(input_channels: int = 32, output_channels: int = 3, channels_down=(128,) * 5, channels_up=(128,) * 5,
-                 channels_skip=(4,) * 5, filter_size_down: int = 3, filter_size_up: int = 3, filter_skip_size: int = 1,
-                 pad: str = "reflection", upsample: str = "bilinear", downsample: str = "stride", need_sigmoid: bool = True,
-                 need_bias: bool = True, need1x1_up: bool = True, batch_norm: bool = True, dtype=None, seed: int = 0,
-                 name: str = "skip", blocks=None) -> keras.Model:
+def skip_network(
+    input_channels: int = 32,
+    output_channels: int = 3,
+    channels_down=(128,) * 5,
+    channels_up=(128,) * 5,
+    channels_skip=(4,) * 5,
+    filter_size_down: int = 3,
+    filter_size_up: int = 3,
+    filter_skip_size: int = 1,
+    pad: str = "reflection",
+    upsample: str = "bilinear",
+    downsample: str = "stride",
+    need_sigmoid: bool = True,
+    need_bias: bool = True,
+    need1x1_up: bool = True,
+    batch_norm: bool = True,
+    dtype=None,
+    seed: int = 0,
+    name: str = "skip",
+    blocks=None,
+) -> keras.Model:
     """Build the skip network; any input height and width that are multiples of ``2**scales``.
 
     ``channels_*`` give one number per scale (their common length is the number of
@@ -159,8 +205,9 @@ def skip_network(input_channels: int = 32, output_channels: int = 3, channels_do
 
     def level(x, i):
         """Scale i: returns the feature map at the same size as x."""
-        deeper = block(x, channels_down[i], filter_size_down, stride=2, downsample=downsample, name=f"down{i}_a",
-                       **common)
+        deeper = block(
+            x, channels_down[i], filter_size_down, stride=2, downsample=downsample, name=f"down{i}_a", **common
+        )
         deeper = block(deeper, channels_down[i], filter_size_down, name=f"down{i}_b", **common)
         if i + 1 < n:
             deeper = level(deeper, i + 1)
@@ -172,8 +219,9 @@ def skip_network(input_channels: int = 32, output_channels: int = 3, channels_do
         return y
 
     z = keras.Input((None, None, input_channels), name="z")
-    out = block(level(z, 0), output_channels, 1, pad=pad, bias=need_bias, bn=False, act=False, name="to_image",
-                seeds=seeds)
+    out = block(
+        level(z, 0), output_channels, 1, pad=pad, bias=need_bias, bn=False, act=False, name="to_image", seeds=seeds
+    )
     if need_sigmoid:
         out = layers.Activation("sigmoid", name="sigmoid")(out)
     return keras.Model(z, out, name=name)

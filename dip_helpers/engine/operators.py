@@ -77,8 +77,11 @@ class Mask(Operator):
         return self.output_shape(measurement_shape)
 
     def config(self):
-        return {"name": self.name, "shape": list(self.mask.shape),
-                "sha256": hashlib.sha256(np.ascontiguousarray(self.mask).tobytes()).hexdigest()}
+        return {
+            "name": self.name,
+            "shape": list(self.mask.shape),
+            "sha256": hashlib.sha256(np.ascontiguousarray(self.mask).tobytes()).hexdigest(),
+        }
 
 
 def lanczos_kernel(factor: int, support: int = 2) -> np.ndarray:
@@ -131,8 +134,12 @@ class Downsampler(Operator):
     """
 
     name = "downsampler"
-    KERNELS = {"lanczos2": lambda f: lanczos_kernel(f, 2), "lanczos3": lambda f: lanczos_kernel(f, 3),
-               "gauss": gaussian_kernel, "box": box_kernel}
+    KERNELS = {
+        "lanczos2": lambda f: lanczos_kernel(f, 2),
+        "lanczos3": lambda f: lanczos_kernel(f, 3),
+        "gauss": gaussian_kernel,
+        "box": box_kernel,
+    }
 
     def __init__(self, factor: int, kernel: str = "lanczos2"):
         if factor not in (2, 4, 8):
@@ -158,7 +165,9 @@ class Downsampler(Operator):
     def output_shape(self, shape):
         h, w = shape[:2]
         if h % self.factor or w % self.factor:
-            raise ValueError(f"a {h}x{w} image cannot be downsampled by {self.factor}: crop or pad it to a multiple first")
+            raise ValueError(
+                f"a {h}x{w} image cannot be downsampled by {self.factor}: crop or pad it to a multiple first"
+            )
         return (h // self.factor, w // self.factor) + tuple(shape[2:])
 
     def image_shape(self, measurement_shape):

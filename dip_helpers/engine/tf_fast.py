@@ -38,8 +38,8 @@ def reflect_pad(x, p: int):
 
     @tf.custom_gradient
     def pad(x):
-        y = tf.concat([tf.reverse(x[:, 1:p + 1], [1]), x, tf.reverse(x[:, -p - 1:-1], [1])], 1)
-        y = tf.concat([tf.reverse(y[:, :, 1:p + 1], [2]), y, tf.reverse(y[:, :, -p - 1:-1], [2])], 2)
+        y = tf.concat([tf.reverse(x[:, 1 : p + 1], [1]), x, tf.reverse(x[:, -p - 1 : -1], [1])], 1)
+        y = tf.concat([tf.reverse(y[:, :, 1 : p + 1], [2]), y, tf.reverse(y[:, :, -p - 1 : -1], [2])], 2)
         return y, lambda dy: tf.raw_ops.MirrorPadGrad(input=dy, paddings=paddings, mode="REFLECT")
 
     return pad(x)
@@ -87,8 +87,15 @@ class BatchNorm(layers.Layer):
             self.moving_mean.assign(m * self.moving_mean + (1 - m) * mean)
             self.moving_variance.assign(m * self.moving_variance + (1 - m) * var)
             return y
-        y, _, _ = tf.compat.v1.nn.fused_batch_norm(x, gamma, beta, mean=self.moving_mean, variance=self.moving_variance,
-                                                   epsilon=self.epsilon, is_training=False)
+        y, _, _ = tf.compat.v1.nn.fused_batch_norm(
+            x,
+            gamma,
+            beta,
+            mean=self.moving_mean,
+            variance=self.moving_variance,
+            epsilon=self.epsilon,
+            is_training=False,
+        )
         return y
 
     def compute_output_shape(self, input_shape):
@@ -110,12 +117,35 @@ class ConvBeforeNorm(layers.Conv2D):
         return tf.nn.bias_add(x, tf.stop_gradient(self.bias)) if self.use_bias else x
 
 
-def conv(x, filters: int, size: int, stride: int = 1, pad: str = "reflection", downsample: str = "stride",
-         bias: bool = True, name: str = "conv", dtype=None, fan_in: int | None = None, norm_follows: bool = False,
-         seeds=None):
+def conv(
+    x,
+    filters: int,
+    size: int,
+    stride: int = 1,
+    pad: str = "reflection",
+    downsample: str = "stride",
+    bias: bool = True,
+    name: str = "conv",
+    dtype=None,
+    fan_in: int | None = None,
+    norm_follows: bool = False,
+    seeds=None,
+):
     """:func:`.network.conv` with the fast padding; ``norm_follows``: batch norm comes next (:class:`ConvBeforeNorm`)."""
-    return network.conv(x, filters, size, stride, pad, downsample, bias, name, dtype, seeds, fan_in,
-                        layer_types=(ReflectionPad, ConvBeforeNorm if norm_follows else layers.Conv2D))
+    return network.conv(
+        x,
+        filters,
+        size,
+        stride,
+        pad,
+        downsample,
+        bias,
+        name,
+        dtype,
+        seeds,
+        fan_in,
+        layer_types=(ReflectionPad, ConvBeforeNorm if norm_follows else layers.Conv2D),
+    )
 
 
 def bn_act(x, bn: bool = True, act: bool = True, name: str = "conv", dtype=None):
@@ -127,14 +157,38 @@ def bn_act(x, bn: bool = True, act: bool = True, name: str = "conv", dtype=None)
     return x
 
 
-def conv_block(x, filters: int, size: int, stride: int = 1, pad: str = "reflection", downsample: str = "stride",
-               bias: bool = True, bn: bool = True, act: bool = True, name: str = "conv", dtype=None, seeds=None):
+def conv_block(
+    x,
+    filters: int,
+    size: int,
+    stride: int = 1,
+    pad: str = "reflection",
+    downsample: str = "stride",
+    bias: bool = True,
+    bn: bool = True,
+    act: bool = True,
+    name: str = "conv",
+    dtype=None,
+    seeds=None,
+):
     x = conv(x, filters, size, stride, pad, downsample, bias, name, dtype, norm_follows=bn, seeds=seeds)
     return bn_act(x, bn, act, name, dtype)
 
 
-def concat_conv(skip, deeper, filters: int, size: int, pad: str = "reflection", bias: bool = True, bn: bool = True,
-                name: str = "up", concat_name: str = "concat", dtype=None, norm_follows: bool = False, seeds=None):
+def concat_conv(
+    skip,
+    deeper,
+    filters: int,
+    size: int,
+    pad: str = "reflection",
+    bias: bool = True,
+    bn: bool = True,
+    name: str = "up",
+    concat_name: str = "concat",
+    dtype=None,
+    norm_follows: bool = False,
+    seeds=None,
+):
     """``conv(batch_norm(concatenate([skip, deeper])))``, computed as the sum of two convolutions.
 
     A convolution of a concatenation is the sum of the convolutions of its parts, each with
@@ -147,19 +201,41 @@ def concat_conv(skip, deeper, filters: int, size: int, pad: str = "reflection", 
     for x, suffix, with_bias in ((skip, "_skip", False), (deeper, "", bias)):
         if bn:
             x = BatchNorm(name=f"{concat_name}_bn{suffix}")(x)
-        parts.append(conv(x, filters, size, pad=pad, bias=with_bias, name=f"{name}{suffix}", dtype=dtype,
-                          fan_in=fan_in, norm_follows=norm_follows, seeds=seeds))
+        parts.append(
+            conv(
+                x,
+                filters,
+                size,
+                pad=pad,
+                bias=with_bias,
+                name=f"{name}{suffix}",
+                dtype=dtype,
+                fan_in=fan_in,
+                norm_follows=norm_follows,
+                seeds=seeds,
+            )
+        )
     return layers.Add(name=f"{name}_sum", dtype=dtype)(parts)
 
 
 def join(skip, deeper, filters: int, size: int, i: int, pad="reflection", bias=True, bn=True, dtype=None, seeds=None):
     """:func:`.network.join` with :func:`concat_conv` (no concatenation) and :class:`BatchNorm`."""
     if skip is None:
-        y = conv(bn_act(deeper, bn, False, f"concat{i}"), filters, size, pad=pad, bias=bias, name=f"up{i}_a",
-                 dtype=dtype, norm_follows=bn, seeds=seeds)
+        y = conv(
+            bn_act(deeper, bn, False, f"concat{i}"),
+            filters,
+            size,
+            pad=pad,
+            bias=bias,
+            name=f"up{i}_a",
+            dtype=dtype,
+            norm_follows=bn,
+            seeds=seeds,
+        )
     else:
-        y = concat_conv(skip, deeper, filters, size, pad, bias, bn, f"up{i}_a", f"concat{i}", dtype, norm_follows=bn,
-                        seeds=seeds)
+        y = concat_conv(
+            skip, deeper, filters, size, pad, bias, bn, f"up{i}_a", f"concat{i}", dtype, norm_follows=bn, seeds=seeds
+        )
     return bn_act(y, bn, True, f"up{i}_a", dtype)
 
 
@@ -225,10 +301,18 @@ class FusedAdam(keras.optimizers.Adam):
 
         t = tf.cast(self.iterations + 1, dtype)
         b1, b2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
-        tf.raw_ops.ResourceApplyAdam(var=handle(variable), m=handle(self._momentums[i]), v=handle(self._velocities[i]),
-                                     beta1_power=b1**t, beta2_power=b2**t, lr=tf.cast(learning_rate, dtype),
-                                     beta1=b1, beta2=b2, epsilon=tf.cast(self.epsilon, dtype),
-                                     grad=tf.cast(gradient, dtype))
+        tf.raw_ops.ResourceApplyAdam(
+            var=handle(variable),
+            m=handle(self._momentums[i]),
+            v=handle(self._velocities[i]),
+            beta1_power=b1**t,
+            beta2_power=b2**t,
+            lr=tf.cast(learning_rate, dtype),
+            beta1=b1,
+            beta2=b2,
+            epsilon=tf.cast(self.epsilon, dtype),
+            grad=tf.cast(gradient, dtype),
+        )
 
 
 class FastDIP(DIP):

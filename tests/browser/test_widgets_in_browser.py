@@ -23,12 +23,29 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("DIP_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = ROOT / "build" / "test-artifacts" / "browser"
-NOTEBOOKS = ["00_images_noise_psnr.ipynb", "01_convolution_by_hand.ipynb", "03_inverse_problems.ipynb",
-             "05_dip_denoising.ipynb"]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-WIDGET_ERRORS = ("Error displaying widget", "model not found", "Model not found", "Could not create a model",
-                 "Failed to load view", "Class ")
+NOTEBOOKS = [
+    "00_images_noise_psnr.ipynb",
+    "01_convolution_by_hand.ipynb",
+    "03_inverse_problems.ipynb",
+    "05_dip_denoising.ipynb",
+]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+WIDGET_ERRORS = (
+    "Error displaying widget",
+    "model not found",
+    "Model not found",
+    "Could not create a model",
+    "Failed to load view",
+    "Class ",
+)
 
 
 def _free_port() -> int:
@@ -44,9 +61,10 @@ def lab(tmp_path_factory):
     for name in NOTEBOOKS:
         shutil.copy(ROOT / "notebooks" / name, root / name)
     settings = root.parent / "lab-settings"
-    for plugin, values in {"@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
-                           "@jupyterlab/apputils-extension/notification": {"fetchNews": "false",
-                                                                             "checkForUpdates": False}}.items():
+    for plugin, values in {
+        "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
+        "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
+    }.items():
         path = settings / f"{plugin}.jupyterlab-settings"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(values))
@@ -55,10 +73,23 @@ def lab(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
     env.update(DIP_PROFILE="ci", JUPYTERLAB_SETTINGS_DIR=str(settings), JUPYTER_RUNTIME_DIR=str(root.parent / "rt"))
     log = open(root.parent / "lab.log", "w")
-    server = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
-                               "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
-                               f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True", "--allow-root"],
-                              env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            f"--port={port}",
+            "--ServerApp.ip=127.0.0.1",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root}",
+            "--LabApp.expose_app_in_browser=True",
+            "--allow-root",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90
     while True:
@@ -83,7 +114,9 @@ def browser():
     except ImportError:
         pytest.fail("Playwright is missing: pip install playwright (it is a dev dependency: make install)")
     if not Path(CHROMIUM).is_file():
-        pytest.fail(f"no Chromium at {CHROMIUM}: install Debian's package (apt-get install chromium) or set DIP_CHROMIUM")
+        pytest.fail(
+            f"no Chromium at {CHROMIUM}: install Debian's package (apt-get install chromium) or set DIP_CHROMIUM"
+        )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -102,12 +135,15 @@ class Notebook:
         self.name = name
         # reset: a fresh workspace, not the notebooks an earlier page left open
         self.page.goto(f"{lab['base']}/lab/tree/{name}?reset&token={lab['token']}", timeout=90_000)
-        self.page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
-                                    " && window.jupyterapp.shell.currentWidget.sessionContext"
-                                    " && window.jupyterapp.shell.currentWidget.sessionContext.session"
-                                    " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
-                                    " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
-                                    " === 'idle'", timeout=120_000)
+        self.page.wait_for_function(
+            "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+            " && window.jupyterapp.shell.currentWidget.sessionContext"
+            " && window.jupyterapp.shell.currentWidget.sessionContext.session"
+            " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+            " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
+            " === 'idle'",
+            timeout=120_000,
+        )
 
     def run_all(self, timeout_s: int = 300) -> None:
         self.page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
@@ -118,7 +154,9 @@ class Notebook:
                            const code = nb.content.widgets.filter(c => c.model.type === 'code');
                            return code.every(c => c.model.executionCount !== null)
                                   && nb.sessionContext.session.kernel.status === 'idle'; }""",
-                timeout=timeout_s * 1000, polling=500)
+                timeout=timeout_s * 1000,
+                polling=500,
+            )
         except Exception:
             self.page.screenshot(path=str(ARTIFACTS / f"{Path(self.name).stem}-stuck.png"), full_page=True)
             state = self.page.evaluate(
@@ -126,9 +164,12 @@ class Notebook:
                            return [nb.sessionContext.session && nb.sessionContext.session.kernel
                                    && nb.sessionContext.session.kernel.status,
                                    nb.content.widgets.filter(c => c.model.type === 'code')
-                                     .map(c => c.model.executionCount)]; }""")
-            raise AssertionError(f"{self.name}: run-all did not finish in {timeout_s} s; kernel and execution "
-                                 f"counts: {state}; console: {self.console[-5:]}") from None
+                                     .map(c => c.model.executionCount)]; }"""
+            )
+            raise AssertionError(
+                f"{self.name}: run-all did not finish in {timeout_s} s; kernel and execution "
+                f"counts: {state}; console: {self.console[-5:]}"
+            ) from None
         errors = self.page.locator('[data-mime-type="application/vnd.jupyter.error"]')
         assert errors.count() == 0, f"{self.name}: a cell failed: {errors.first.inner_text()[:2000]}"
 
@@ -136,10 +177,15 @@ class Notebook:
         """The cell whose source contains ``text``."""
         index = self.page.evaluate(
             "(t) => window.jupyterapp.shell.currentWidget.content.widgets"
-            ".findIndex(c => c.model.sharedModel.getSource().includes(t))", text)
+            ".findIndex(c => c.model.sharedModel.getSource().includes(t))",
+            text,
+        )
         assert index >= 0, f"{self.name}: no cell contains {text!r}"
-        self.page.evaluate("async (i) => { const nb = window.jupyterapp.shell.currentWidget.content;"
-                           " nb.activeCellIndex = i; await nb.scrollToItem(i, 'start'); }", index)
+        self.page.evaluate(
+            "async (i) => { const nb = window.jupyterapp.shell.currentWidget.content;"
+            " nb.activeCellIndex = i; await nb.scrollToItem(i, 'start'); }",
+            index,
+        )
         panel = self.page.evaluate("() => window.jupyterapp.shell.currentWidget.id")
         cell = self.page.locator(f'[id="{panel}"] .jp-Cell[data-windowed-list-index="{index}"]')
         cell.wait_for(state="visible", timeout=30_000)
@@ -150,12 +196,16 @@ class Notebook:
         text = self.page.locator(".jp-Notebook").first.inner_text()
         for words in WIDGET_ERRORS[:-1]:
             assert words not in text, f"{self.name}: a cell shows {words!r}"
-        said = [m for m in self.console if m.startswith(("error", "pageerror"))
-                and any(w in m for w in ("idget", "model", "Model"))]
+        said = [
+            m
+            for m in self.console
+            if m.startswith(("error", "pageerror")) and any(w in m for w in ("idget", "model", "Model"))
+        ]
         assert not said, f"{self.name}: the console said {said[:3]}"
         counts = self.page.evaluate(
             """() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell')].map(c =>
-                   c.querySelectorAll('[data-mime-type="application/vnd.jupyter.widget-view+json"]').length)""")
+                   c.querySelectorAll('[data-mime-type="application/vnd.jupyter.widget-view+json"]').length)"""
+        )
         assert max(counts) <= 1, f"{self.name}: a widget is shown {max(counts)} times in one cell"
 
     def shot(self, locator, label: str) -> bytes:
@@ -166,8 +216,9 @@ class Notebook:
 
 def _shut_down_kernels(lab) -> None:
     def call(method, path):
-        request = urllib.request.Request(f"{lab['base']}{path}", method=method,
-                                         headers={"Authorization": f"token {lab['token']}"})
+        request = urllib.request.Request(
+            f"{lab['base']}{path}", method=method, headers={"Authorization": f"token {lab['token']}"}
+        )
         with urllib.request.urlopen(request, timeout=30) as answer:
             body = answer.read()
         return json.loads(body) if body else None
@@ -191,8 +242,11 @@ def _own_size(img) -> bool:
 
 
 def _changed(page, img, old_src: str) -> None:
-    page.wait_for_function("([i, s]) => i.src !== s && i.complete && i.naturalWidth > 0", arg=[img.element_handle(), old_src],
-                           timeout=60_000)
+    page.wait_for_function(
+        "([i, s]) => i.src !== s && i.complete && i.naturalWidth > 0",
+        arg=[img.element_handle(), old_src],
+        timeout=60_000,
+    )
 
 
 def _move_slider(cell) -> None:
@@ -253,7 +307,9 @@ def _redraws(nb, text: str, move, label: str, own_size: bool = True) -> None:
 def test_01_kernel_picker_redraws(browser, lab):
     nb = Notebook(browser, lab, NOTEBOOKS[1])
     nb.run_all()
-    _redraws(nb, "dh.choice_view(show_kernel", lambda cell: cell.locator("select").select_option("laplacian"), "laplacian")
+    _redraws(
+        nb, "dh.choice_view(show_kernel", lambda cell: cell.locator("select").select_option("laplacian"), "laplacian"
+    )
     nb.check_widgets()
     nb.page.close()
 
