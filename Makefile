@@ -13,8 +13,10 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)
 STAMP := $(VENV)/.installed-$(TF_EXTRA)
 
 PROFILE ?= cpu
+PYTHON_CODE := dip_helpers course_tools tests benchmarks docs conftest.py
 
-.PHONY: lab test test-tf test-cpu test-backends test-browser test-oldest test-colab fmt student slides book install clean help
+.PHONY: lab lint test test-tf test-cpu test-backends test-browser test-oldest test-colab test-without-tensorflow \
+	fmt student slides book install clean help
 
 help:
 	@echo "make lab   - install (first time) and open JupyterLab on notebooks/ (PORT=$(PORT))"
@@ -25,7 +27,9 @@ help:
 	@echo "make test-browser - the sliders in JupyterLab in headless Chromium (needs: apt-get install chromium)"
 	@echo "make test-oldest - engine and helper tests on the lowest versions pyproject.toml allows (own venv)"
 	@echo "make test-colab  - every notebook through its Colab bootstrap, on Colab's versions (own venv)"
-	@echo "make fmt   - put notebooks in canonical form, re-stamp buttons and slide metadata"
+	@echo "make test-without-tensorflow - the command line on Keras and JAX only, no TensorFlow (own venv)"
+	@echo "make lint  - ruff check on the code and the notebooks, ruff format --check on the code (part of make test)"
+	@echo "make fmt   - put notebooks in canonical form, re-stamp buttons and slide metadata; ruff format the code"
 	@echo "make student - the student edition, without solutions, in dist/student/"
 	@echo "make slides  - a reveal.js deck per notebook, executed in PROFILE=$(PROFILE), in build/slides/"
 	@echo "make book    - the rendered course, every notebook executed in PROFILE=$(PROFILE), in build/book/html/"
@@ -50,10 +54,12 @@ test: test-tf
 	KERAS_BACKEND=jax DIP_PROFILE=ci MPLBACKEND=Agg $(BIN)/python -m pytest tests/test_engine.py \
 		--timeout=1800 -p no:cacheprovider -ra
 
-# make test's TensorFlow half: every test and notebook (CI runs it again with TensorFlow's other CPU kernels)
-test-tf: $(STAMP)
-	DIP_PROFILE=ci MPLBACKEND=Agg $(BIN)/python -m pytest tests notebooks --ignore=tests/browser --ignore=tests/colab --nbval-lax \
-		--nbval-current-env --nbval-cell-timeout=900 --timeout=1800 -p no:cacheprovider -ra
+# make test's TensorFlow half: the linter, then every test and notebook (CI runs it again with TensorFlow's other CPU
+# kernels)
+test-tf: lint
+	DIP_PROFILE=ci MPLBACKEND=Agg $(BIN)/python -m pytest tests notebooks --ignore=tests/browser --ignore=tests/colab \
+		--ignore=tests/without_tensorflow --nbval-lax --nbval-current-env --nbval-cell-timeout=900 --timeout=1800 \
+		-p no:cacheprovider -ra
 
 # every notebook in the cpu profile, each check strict: what a laptop run must show (not part of make test)
 test-cpu: $(STAMP)
@@ -77,7 +83,7 @@ test-oldest:
 	test -x .venv-oldest/bin/python || $(PYTHON) -m venv .venv-oldest
 	.venv-oldest/bin/python -m pip install --quiet -r tests/versions/oldest.txt
 	.venv-oldest/bin/python -m pip install --quiet --no-deps -e .
-	DIP_PROFILE=ci MPLBACKEND=Agg .venv-oldest/bin/python -m pytest tests/test_engine.py tests/test_tf_fast.py \
+	DIP_PROFILE=ci MPLBACKEND=Agg .venv-oldest/bin/python -m pytest tests/test_engine.py tests/test_tensorflow_backend.py \
 		tests/test_images.py tests/test_metrics.py tests/test_priors.py tests/test_profiles.py tests/test_exercises.py \
 		tests/test_plotting.py tests/test_hostile_inputs.py --timeout=1800 -p no:cacheprovider -ra
 
@@ -87,8 +93,22 @@ test-colab:
 	.venv-colab/bin/python -m pip install --quiet -r tests/versions/colab.txt
 	.venv-colab/bin/python -m pytest tests/colab --timeout=3600 -p no:cacheprovider -ra
 
+# the command line where only Keras and JAX are installed (pip install -e '.[jax]'): no TensorFlow, no tensorboardX.
+# The repository's conftest.py needs nbformat, which is not there: only the folder's own conftest files are read
+test-without-tensorflow:
+	test -x .venv-jax/bin/python || $(PYTHON) -m venv .venv-jax
+	.venv-jax/bin/python -m pip install --quiet -e '.[jax]' pytest pytest-timeout
+	.venv-jax/bin/python -m pytest tests/without_tensorflow --confcutdir=tests/without_tensorflow --timeout=1800 \
+		-p no:cacheprovider -ra
+
 fmt: $(STAMP)
 	$(BIN)/python -m course_tools fmt
+	$(BIN)/ruff format $(PYTHON_CODE)
+
+# ruff: every rule on the code and the notebooks' cells; the code (not the notebooks) in ruff's format
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check $(PYTHON_CODE)
 
 student: $(STAMP)
 	$(BIN)/python -m course_tools student --out dist/student
@@ -100,4 +120,4 @@ book: $(STAMP)
 	$(BIN)/python -m course_tools book --profile $(PROFILE) --out build/book
 
 clean:
-	rm -rf $(VENV) .venv-oldest .venv-colab build dist *.egg-info
+	rm -rf $(VENV) .venv-oldest .venv-colab .venv-jax build dist *.egg-info

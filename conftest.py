@@ -19,6 +19,8 @@ def pytest_collection_modifyitems(items):
             continue
         expected = item.cell.metadata.get("dip_expected")
         if expected is None:
-            raise pytest.UsageError(f"{item.nodeid}: NBVAL_CHECK_OUTPUT cell without recorded output; run `python -m course_tools record`")
+            raise pytest.UsageError(
+                f"{item.nodeid}: NBVAL_CHECK_OUTPUT cell without recorded output; run `python -m course_tools record`"
+            )
         item.cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=expected)] if expected else []
         item.cell.execution_count = 1  # nbval compares only cells that were run

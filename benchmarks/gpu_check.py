@@ -11,8 +11,8 @@ Two steps (see benchmarks/README.md):
 2. ``python -m dip_helpers bench`` at 512x512 (the paper's network) on the fastest backend it has,
    and ``benchmarks/torch_reference.py --bench 512`` on the same GPU;
 3. the paper's denoising of F16 (512x512, sigma 25, 3000 steps), wall time with compilation;
-4. the precomputed runs with the paper's settings: notebook 05's 6000-step denoising, then 04's
-   four Figure-2 fits (``data/paper_runs/``, read by ``dip_helpers.paper_runs``);
+4. the precomputed runs with the paper's settings (made by ``course_tools.paper_runs``): notebook 05's
+   6000-step denoising, then 04's four Figure-2 fits (``data/paper_runs/``, read by ``dip_helpers.paper_runs``);
 5. notebooks 04-07 executed in the ``gpu`` profile with nbclient, each one timed.
 
 It writes at most 8 files under ``--out``: ``report.json``, ``log.txt`` and the paper runs
@@ -34,8 +34,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 WHEELS = ROOT / "benchmarks" / "wheels"
-#: what the GPU machine lacks (it has Python 3.12, JAX, PyTorch, NumPy, matplotlib, scikit-image, Pillow, tifffile),
-#: pinned to versions run together here (Keras 3.15.1 with JAX 0.10.2; the GPU machine has JAX 0.11)
+#: what a GPU machine with Python 3.12, JAX, PyTorch, NumPy, matplotlib, scikit-image, Pillow and tifffile lacks,
+#: pinned to versions known to run together (Keras 3.15.1 with JAX 0.10 to 0.12)
 NEEDED = [
     "keras==3.15.1",
     "absl-py",
@@ -189,20 +189,18 @@ def versions() -> dict:
 
 
 def fastest_backend() -> str:
-    """JAX where it sees a GPU, else PyTorch with CUDA, else TensorFlow, else JAX on the CPU."""
-    import importlib.util
+    """JAX where it sees a GPU, else PyTorch with CUDA, else TensorFlow, else JAX on the CPU: each installed backend
+    asked by the engine (``python -m dip_helpers device``), in a process of its own, until one has a GPU."""
+    from dip_helpers.engine.backend import BACKENDS, installed
 
-    if importlib.util.find_spec("jax"):
-        import jax
-
-        if any(d.platform == "gpu" for d in jax.devices()):
-            return "jax"
-    if importlib.util.find_spec("torch"):
-        import torch
-
-        if torch.cuda.is_available():
-            return "torch"
-    return "tensorflow" if importlib.util.find_spec("tensorflow") else "jax"
+    present = [name for name in ("jax", "torch", "tensorflow") if installed(BACKENDS[name][0])]
+    for name in present[:2]:  # TensorFlow is the CPU fallback either way
+        done = subprocess.run([sys.executable, "-m", "dip_helpers", "device", "--json"], capture_output=True,
+                              text=True, cwd=ROOT, env={**os.environ, "KERAS_BACKEND": name}, timeout=300)  # fmt: skip
+        lines = done.stdout.strip().splitlines()
+        if done.returncode == 0 and lines and json.loads(lines[-1]).get("kind") == "GPU":
+            return name
+    return "tensorflow" if "tensorflow" in present else "jax"
 
 
 def benchmarks(check: Check, backend: str) -> dict:
@@ -252,67 +250,11 @@ def f16_denoising(check: Check) -> dict:
     }
 
 
-def about(config, check: Check, **more) -> dict:
-    import dataclasses
+def make_paper_run(name: str, check: Check) -> dict:
+    """One of ``course_tools.paper_runs``' runs, into ``OUT/paper_runs`` (imported here: after the install step)."""
+    from course_tools import paper_runs
 
-    import keras
-
-    from dip_helpers.bench import device_name
-    from dip_helpers.engine import ENGINE_VERSION
-
-    return {
-        "engine_version": ENGINE_VERSION,
-        "backend": keras.backend.backend(),
-        "gpu": device_name(),
-        "date": time.strftime("%Y-%m-%d"),
-        "settings": dataclasses.asdict(config),
-        "toy": check.toy,
-        "made_by": "benchmarks/gpu_check.py",
-        **more,
-    }
-
-
-def paper_run_05(check: Check) -> dict:
-    """Notebook 05's experiment with the paper's settings: astronaut 512x512, sigma 25, 6000 steps."""
-    import dip_helpers as dh
-    from dip_helpers.images import resample
-
-    size, steps = (32, 8) if check.toy else (512, 6000)
-    x = dh.load_image("astronaut", size=size)
-    noisy = dh.add_gaussian_noise(x, 25, seed=0)
-    cfg = dh.DIPConfig(
-        steps=steps, snapshot_every=max(1, steps // 12), **({"channels": 8, "input_channels": 8} if check.toy else {})
-    )
-    r = dh.fit_dip(noisy, config=cfg, truth=x, verbose=False)
-    keep = sorted(r.snapshots)[:: max(1, len(r.snapshots) // 6)] + [max(r.snapshots)]
-    thumb = lambda a: resample(a, (min(size, 256),) * 2, "lanczos") if size > 256 else a  # noqa: E731
-    arrays = {k: r.history[k] for k in ("loss", "psnr_measured", "psnr_truth", "psnr_ema")}
-    arrays.update({f"snapshot_{s}": thumb(r.snapshots[s]) for s in sorted(set(keep))})
-    arrays.update(noisy=thumb(noisy), average=thumb(r.average))
-    info = about(cfg, check, image="astronaut", sigma=25, seed=0, es_step=r.es_step, seconds=round(r.seconds, 1))
-    dh.paper_runs.save_paper_run("05_denoising", arrays, info, check.out / "paper_runs")
-    return {**r.summary(), "snapshots": sorted(set(keep))}
-
-
-def paper_run_04(check: Check) -> dict:
-    """Notebook 04's four fits (image, image + noise, shuffled pixels, white noise) with the paper's network."""
-    import numpy as np
-
-    import dip_helpers as dh
-
-    size, steps = (32, 4) if check.toy else (512, 2400)
-    x = dh.load_image("astronaut", size=size)
-    rng = np.random.default_rng(0)
-    targets = {
-        "image": x,
-        "image + noise": dh.add_gaussian_noise(x, 25, seed=0),
-        "shuffled pixels": rng.permutation(x.reshape(-1, 3)).reshape(x.shape),
-        "white noise": rng.random(x.shape).astype(np.float32),
-    }
-    cfg = dh.DIPConfig(steps=steps, reg_noise_std=0.0, **({"channels": 8, "input_channels": 8} if check.toy else {}))
-    losses = {name: dh.fit_dip(t, config=cfg, verbose=False).history["loss"] for name, t in targets.items()}
-    dh.paper_runs.save_paper_run("04_figure2", losses, about(cfg, check, image="astronaut"), check.out / "paper_runs")
-    return {name: float(v[-1]) for name, v in losses.items()}
+    return getattr(paper_runs, name)(check.out / "paper_runs", check.toy, made_by="benchmarks/gpu_check.py")
 
 
 def notebooks(check: Check, names) -> dict:
@@ -340,6 +282,7 @@ def run(out: Path, budget: float, toy: bool, notebook_names, backend: str | None
     check = Check(out, budget, toy, not toy if install_wheels is None else install_wheels)
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))  # kernels too
     sys.path.insert(0, str(ROOT))
+
     check.step("install", 60, lambda: install(check))
     check.step("versions", 0, versions)
     backend = backend or fastest_backend()
@@ -348,8 +291,8 @@ def run(out: Path, budget: float, toy: bool, notebook_names, backend: str | None
     check.say("backend:", backend)
     check.step("bench_512", 60, lambda: benchmarks(check, backend))
     check.step("f16_3000_steps", 45, lambda: f16_denoising(check))
-    check.step("paper_run_05", 90, lambda: paper_run_05(check))
-    check.step("paper_run_04", 100, lambda: paper_run_04(check))
+    check.step("paper_run_05", 90, lambda: make_paper_run("denoising_05", check))
+    check.step("paper_run_04", 100, lambda: make_paper_run("figure2_04", check))
     check.step("notebooks_gpu_profile", 60 * len(notebook_names), lambda: notebooks(check, notebook_names))
     check.save()
     files = [p for p in out.rglob("*") if p.is_file()]

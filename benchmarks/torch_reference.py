@@ -4,7 +4,7 @@ Not part of the course and never imported by it; it needs ``pip install torch nu
 It rebuilds, from the paper's description and its code's documented settings, the skip network
 (5 scales, 128 channels, 4 skip channels, reflection padding, bilinear upsampling, stride-2
 downsampling, batch norm in training mode, LeakyReLU 0.2, sigmoid), the input
-z ~ U(0, 0.1) with 32 channels, fresh input noise of std ``--reg-noise`` at every step, Adam at
+z ~ U(0, 0.1) with 32 channels, fresh input noise of std ``--reg-noise-std`` at every step, Adam at
 ``--lr`` on the mean squared error, and the 0.99 moving average of outputs.
 
     python benchmarks/torch_reference.py NOISY.npy CLEAN.npy --steps 1500 --seed 0
@@ -68,7 +68,7 @@ def main():
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--lr", type=float, default=0.01)
-    p.add_argument("--reg-noise", type=float, default=1 / 30)
+    p.add_argument("--reg-noise-std", "--reg-noise", type=float, default=1 / 30, help="(--reg-noise: its old name)")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args()
     torch.manual_seed(a.seed)
@@ -86,7 +86,7 @@ def main():
     start = time.perf_counter()
     for _ in range(a.steps):
         opt.zero_grad()
-        out = net(z + a.reg_noise * torch.randn_like(z))
+        out = net(z + a.reg_noise_std * torch.randn_like(z))
         loss = ((out - y) ** 2).mean()
         loss.backward()
         opt.step()

@@ -1,4 +1,4 @@
-"""Course tooling from the shell: ``python -m course_tools fmt|record|student|slides|book``."""
+"""Course tooling from the shell: ``python -m course_tools fmt|record|student|slides|book|paper-runs``."""
 
 from __future__ import annotations
 
@@ -27,7 +27,17 @@ def main(argv=None) -> int:
     p_book = sub.add_parser("book", help="build the rendered course (Sphinx + myst-nb)")
     p_book.add_argument("--out", default="build/book")
     p_book.add_argument("--profile", default="cpu")
+    p_runs = sub.add_parser("paper-runs", help="make the precomputed runs with the paper's settings (on a GPU)")
+    p_runs.add_argument("--out", required=True, help="a new folder; copy a real (not --toy) run into data/paper_runs/")
+    p_runs.add_argument("--toy", action="store_true", help="the same code at toy size, on any machine")
     args = parser.parse_args(argv)
+
+    if args.command == "paper-runs":
+        from . import paper_runs
+
+        for make in (paper_runs.denoising_05, paper_runs.figure2_04):
+            print(f"{make.__name__}: {make(Path(args.out), args.toy)}")
+        return 0
 
     if args.command in ("student", "slides", "book"):
         from . import editions

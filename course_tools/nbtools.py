@@ -42,7 +42,8 @@ def buttons_source(path: Path, slug: str | None = None) -> str:
     rel = f"notebooks/{path.name}"
     return (
         f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({course.colab_url(rel, slug)})\n"
-        f"[![View on GitHub](https://img.shields.io/badge/View%20on-GitHub-181717?logo=github)]({course.github_url(rel, slug)})"
+        "[![View on GitHub](https://img.shields.io/badge/View%20on-GitHub-181717?logo=github)]"
+        f"({course.github_url(rel, slug)})"
     )
 
 
@@ -57,7 +58,8 @@ if "google.colab" in sys.modules:
     where = os.environ.get("{course.COURSE_DIR_ENV}", "{course.COLAB_DIR}")
     if not os.path.isdir(where):
         url = os.environ.get("{course.CLONE_URL_ENV}", "{course.clone_url(slug)}")
-        subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch", "{course.BRANCH}", url, where], check=True)
+        subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch", "{course.BRANCH}", url, where],
+                       check=True)
     # --no-deps keeps Colab's own TensorFlow, Keras and NumPy exactly as they are.
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "-e", where], check=True)
     sys.path.insert(0, where)'''

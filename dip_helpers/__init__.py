@@ -6,14 +6,16 @@ Notebooks show the ideas; this package holds the machinery they share.
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the notebooks
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from .quiet_import import install as _quiet_tensorflow_import  # noqa: E402
+from .engine.backend import select as _select_backend
+
+_select_backend()  # KERAS_BACKEND, or TensorFlow, or the backend that is installed: before Keras loads
+from .quiet_import import install as _quiet_tensorflow_import
 
 _quiet_tensorflow_import()  # TensorFlow's C++ start-up lines ignore TF_CPP_MIN_LOG_LEVEL: filter them
 
-from . import exercises  # noqa: E402
-from .images import (  # noqa: E402
+from . import exercises, settings
+from .images import (
     add_gaussian_noise,
     available_images,
     center_crop,
@@ -25,7 +27,7 @@ from .images import (  # noqa: E402
     save_image,
     to_float_image,
 )
-from . import metrics  # noqa: E402
+from . import metrics
 from .metrics import mse, psnr, psnr_y, ssim
 from .plotting import plot_noisy, plot_skip_network, show_images
 from .profiles import Profile, get_profile, set_profile
@@ -33,31 +35,16 @@ from .widgets import choice_view, noise_slider, slider_view
 
 __version__ = "0.1.0"
 
-# The engine needs Keras and its backend, which take seconds to import: load them on first use.
+# The engine needs Keras and its backend, which take seconds to import: load them on first use (and not with
+# ``from dip_helpers import *``, which takes the names in __all__ only).
 _LAZY = {
-    "skip_network": "engine",
-    "count_trainable": "engine",
-    "network_input": "engine",
-    "DIP": "engine",
-    "DIPConfig": "engine",
-    "DIPResult": "engine",
-    "build_dip": "engine",
-    "fit_dip": "engine",
-    "Identity": "engine",
-    "Mask": "engine",
-    "Downsampler": "engine",
-    "callbacks": "engine",
-    "operators": "engine",
-    "random_mask": "masks",
-    "text_mask": "masks",
-    "load_mask": "masks",
-    "solve_map": "priors",
-    "engine": None,
-    "classical": None,
-    "priors": None,
-    "masks": None,
-    "paper_runs": None,
-}
+    "skip_network": "engine", "count_trainable": "engine", "network_input": "engine", "DIP": "engine",
+    "DIPConfig": "engine", "DIPResult": "engine", "build_dip": "engine", "Identity": "engine",
+    "Mask": "engine", "Downsampler": "engine", "callbacks": "engine", "operators": "engine",
+    "fit_dip": "live", "LiveView": "live",
+    "random_mask": "masks", "text_mask": "masks", "load_mask": "masks", "solve_map": "priors",
+    "engine": None, "classical": None, "priors": None, "masks": None, "paper_runs": None, "live": None,
+}  # fmt: skip
 
 
 def __getattr__(name):
@@ -95,5 +82,5 @@ __all__ = [
     "choice_view",
     "slider_view",
     "to_float_image",
-    *_LAZY,
+    "settings",
 ]

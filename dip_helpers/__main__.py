@@ -5,22 +5,27 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .engine.config import PRECISIONS
+
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dip_helpers", description="Deep Image Prior course helpers.")
     parser.epilog = "The engine runs on the Keras backend named by KERAS_BACKEND: tensorflow (default), jax or torch."
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("profile", help="print the profile that would run here")
+    sub.add_parser("settings", help="print the environment variables the course reads, their values and meaning")
     p_machine = sub.add_parser(
         "machine", help="print the CPU, its vector extensions and whether TensorFlow uses oneDNN"
     )
     p_machine.add_argument("--json", action="store_true", help="print one JSON line")
+    p_device = sub.add_parser("device", help="print the device the Keras backend computes on (GPU or CPU)")
+    p_device.add_argument("--json", action="store_true", help="print one JSON line")
     p_bench = sub.add_parser("bench", help="speed and memory of one training step of the paper's network")
     p_bench.add_argument("--size", type=int, default=256)
     p_bench.add_argument("--channels", type=int, default=128)
     p_bench.add_argument("--steps", type=int, default=10)
     p_bench.add_argument("--xla", action="store_true", help="compile the step with XLA")
-    p_bench.add_argument("--precision", default="float32", choices=("float32", "mixed_bfloat16", "mixed_float16"))
+    p_bench.add_argument("--precision", default="float32", choices=PRECISIONS)
     p_bench.add_argument(
         "--stock",
         action="store_true",
@@ -37,16 +42,28 @@ def main(argv=None) -> int:
 
         return run_task(args)
     if args.command == "bench":
-        from .bench import bench
+        from .engine.bench import bench
 
         if not (8 <= args.size <= 8192 and 1 <= args.channels <= 1024 and 1 <= args.steps <= 10000):
             parser.error("bench needs 8 <= --size <= 8192, 1 <= --channels <= 1024, 1 <= --steps <= 10000")
         _report(bench(args.size, args.channels, args.steps, args.xla, args.precision, fast=not args.stock), args.json)
         return 0
     if args.command == "machine":
-        from .bench import machine
+        from .engine.machine import summary
 
-        _report(machine(), args.json)
+        _report(summary(), args.json)
+        return 0
+    if args.command == "device":
+        import dataclasses
+
+        from .engine import backend
+
+        _report({"backend": backend.running(), **dataclasses.asdict(backend.device())}, args.json)
+        return 0
+    if args.command == "settings":
+        from .settings import describe
+
+        print(describe())
         return 0
     if args.command == "profile":
         from .profiles import get_profile

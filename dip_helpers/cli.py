@@ -2,10 +2,13 @@
 
 Writes into DIR: ``result.png`` (last output), ``average.png`` (moving average),
 ``es.png`` (early-stopping pick), ``input.png`` (the measurement, clipped to [0, 1] for the
-picture), ``metrics.csv``, ``psnr.png``, ``summary.json`` and TensorBoard logs in ``tb/``; prints
-one JSON line of numbers. Everything is written to a temporary folder first, so a refused or
-interrupted run leaves nothing; if writing fails after the fit, the fitted run is kept as
-``result.npz`` (``DIPResult.load``) and the error says where.
+picture), ``metrics.csv``, ``psnr.png``, ``summary.json`` (``DIPResult.summary()`` with the task,
+the profile, ``psnr_input`` when the original is known, and notes) and TensorBoard logs in ``tb/``
+when TensorFlow or tensorboardX is installed to write them (without either, a note says they are
+skipped; ``--tensorboard`` refuses to run without them); prints the summary as one JSON line.
+Everything is written to a temporary folder first, so a refused or interrupted run leaves nothing;
+if writing fails after the fit, the fitted run is kept as ``result.npz`` (``DIPResult.load``) and
+the error says where.
 """
 
 from __future__ import annotations
@@ -16,19 +19,39 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
+
+if TYPE_CHECKING:  # the engine imports Keras: only once a run starts
+    from .engine import DIPConfig
+    from .engine.operators import Operator
 
 #: per profile: image side (0 keeps the file's size), steps, channels
 DEFAULTS = {"ci": (64, 40, 16), "cpu": (128, 1500, 64), "gpu": (256, 3000, 128), "paper": (512, 3000, 128)}
 TASK_DEFAULTS = {
-    "denoise": dict(lr=0.01, reg_noise=1 / 30),
-    "inpaint": dict(lr=0.01, reg_noise=0.03),
-    "superres": dict(lr=0.01, reg_noise=0.03),
+    "denoise": dict(lr=0.01, reg_noise_std=1 / 30),
+    "inpaint": dict(lr=0.01, reg_noise_std=0.03),
+    "superres": dict(lr=0.01, reg_noise_std=0.03),
 }
 
 
+class _Renamed(argparse.Action):
+    """An option's old name: stores its value under the new name's ``dest`` and says on stderr to use that."""
+
+    def __init__(self, option_strings, dest, new: str, **kwargs):
+        super().__init__(option_strings, dest, **kwargs)
+        self.new = new
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"note: {option_string} is deprecated; use {self.new} (the same value)", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
 def add_run_arguments(sub) -> None:
+    """Add the commands denoise, inpaint and superres, with their options, to the subparsers ``sub``."""
+    from .engine.config import PRECISIONS
+
     for task in ("denoise", "inpaint", "superres"):
         p = sub.add_parser(task, help=f"run Deep Image Prior {task} on IMAGE")
         p.add_argument("image", help="a course image name (e.g. astronaut) or a path")
@@ -38,14 +61,28 @@ def add_run_arguments(sub) -> None:
         p.add_argument("--steps", type=int)
         p.add_argument("--channels", type=int, help="channels at every scale (the paper: 128)")
         p.add_argument("--lr", type=float)
-        p.add_argument("--reg-noise", type=float, help="std of the noise added to z at every step")
+        p.add_argument("--reg-noise-std", type=float, help="std of the noise added to z at every step")
+        p.add_argument(
+            "--reg-noise",
+            type=float,
+            dest="reg_noise_std",
+            action=_Renamed,
+            new="--reg-noise-std",
+            help=argparse.SUPPRESS,
+        )
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--early-stop", action="store_true", help="stop with ES-WMV (no ground truth needed)")
         p.add_argument(
             "--precision",
             default="float32",
-            choices=("float32", "mixed_bfloat16", "mixed_float16"),
+            choices=PRECISIONS,
             help="mixed_bfloat16 is faster on CPUs with bf16 units (AMX, AVX512-BF16) and on recent GPUs",
+        )
+        p.add_argument(
+            "--tensorboard",
+            action="store_true",
+            help="TensorBoard logs in DIR/tb are required: refuse to run without TensorFlow or tensorboardX "
+            "(without this option they are written when either is installed)",
         )
         p.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
         if task == "denoise":
@@ -67,65 +104,108 @@ def _given(value, default):
 
 
 def _fail(message: str) -> int:
+    """Print ``error: message`` to stderr; the exit code of a refused run."""
     print(f"error: {message}", file=sys.stderr)
     return 2
 
 
-def run_task(args) -> int:
+class Task(NamedTuple):
+    """A run as the options describe it: its settings and what it is fitted to."""
+
+    name: str  # denoise, inpaint or superres
+    profile: str
+    config: DIPConfig
+    operator: Operator
+    measurement: np.ndarray
+    truth: np.ndarray | None  # the original, where it is known
+    baseline: np.ndarray  # the measurement at the truth's size: what psnr_input compares with the truth
+
+
+def read_task(args) -> Task:
+    """Read the options and the image into a :class:`Task`; ValueError or FileNotFoundError with a message that says
+    what is wrong (an absurd setting, an image or mask that cannot be read)."""
     from . import images, masks, profiles
     from .classical import upscale
+    from .engine import DIPConfig, operators
 
+    profile = args.profile or profiles.get_profile().name
+    size, steps, channels = DEFAULTS[profile]
+    size = _given(args.size, size)
+    defaults = TASK_DEFAULTS[args.command]
+    # an option given as 0 is an error reported by validate(), never silently the default
+    config = DIPConfig(
+        steps=_given(args.steps, steps),
+        channels=_given(args.channels, channels),
+        lr=_given(args.lr, defaults["lr"]),
+        reg_noise_std=_given(args.reg_noise_std, defaults["reg_noise_std"]),
+        seed=args.seed,
+        early_stop=args.early_stop,
+        precision=args.precision,
+    ).validate()
+    if size < 0:
+        raise ValueError("--size must be 0 (keep) or positive")
+    original = images.load_image(args.image)  # read once: a mask file is checked against its size
+    image = images.resize_image(original, size) if size else original
+    truth, op = image, operators.Identity()
+    if args.command == "denoise":
+        measurement = images.add_gaussian_noise(image, args.sigma, seed=args.seed) if args.sigma else image
+        truth = image if args.sigma else None
+    elif args.command == "inpaint":
+        if args.mask.startswith("random:"):
+            mask = masks.random_mask(image.shape, float(args.mask.split(":", 1)[1]), seed=args.seed)
+        elif args.mask == "text":
+            mask = masks.text_mask(image.shape)
+        else:  # a mask made for the file: checked against its size, then cropped and resized as the image was
+            mask = masks.load_mask(args.mask, original.shape)
+            mask = mask if not size else (images.resize_image(mask, size) > 0.5).astype("float32")
+        op = operators.Mask(mask)
+        measurement = op.measure(image)
+    else:
+        op = operators.Downsampler(args.factor)
+        if args.real:
+            measurement, truth = image, None
+        else:
+            truth = images.fit_to_multiple(image, args.factor, "crop")
+            measurement = op.measure(truth)
+    baseline = upscale(measurement, args.factor, "bicubic") if args.command == "superres" else measurement
+    return Task(args.command, profile, config, op, measurement, truth, baseline)
+
+
+def _writes_logs(required: bool) -> bool:
+    """Whether the run writes TensorBoard logs: yes when a writer is installed; else a note on stderr, or, when they
+    are ``required`` (``--tensorboard``), a ValueError that says what to install."""
+    from .engine.tensorboard import INSTALL, writer_kind
+
+    if writer_kind() is not None:
+        return True
+    if required:
+        raise ValueError(
+            f"--tensorboard needs TensorFlow or tensorboardX to write the logs and neither is installed: "
+            f"{INSTALL}; nothing was run"
+        )
+    print(
+        f"note: skipping the TensorBoard logs, as neither TensorFlow nor tensorboardX is installed; to get them in "
+        f"tb/: {INSTALL} (then --tensorboard makes them required)",
+        file=sys.stderr,
+    )
+    return False
+
+
+def run_task(args) -> int:
+    """Run the task the options describe and write its results into ``--out``; return the exit code (2: refused,
+    1: writing failed after the fit, 130: interrupted)."""
     try:
-        from .engine import DIPConfig, fit_dip, operators
+        from .engine import fit_dip
         from .engine.memory import RunTooLarge
     except ImportError as exc:  # no usable Keras backend: say what to install
         return _fail(str(exc))
-    from .metrics import psnr
 
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.overwrite:
         return _fail(f"'{out}' already exists and is not empty; choose another --out or add --overwrite")
     try:
-        profile = args.profile or profiles.get_profile().name
-        size, steps, channels = DEFAULTS[profile]
-        size = args.size if args.size is not None else size
-        task = TASK_DEFAULTS[args.command]
-        # an option given as 0 is an error reported by validate(), never silently the default
-        config = DIPConfig(
-            steps=_given(args.steps, steps),
-            channels=_given(args.channels, channels),
-            lr=_given(args.lr, task["lr"]),
-            reg_noise_std=_given(args.reg_noise, task["reg_noise"]),
-            seed=args.seed,
-            early_stop=args.early_stop,
-            precision=args.precision,
-        ).validate()
-        if size < 0:
-            raise ValueError("--size must be 0 (keep) or positive")
-        original = images.load_image(args.image)  # read once: a mask file is checked against its size
-        image = images.resize_image(original, size) if size else original
-        truth, op, baseline = image, operators.Identity(), None
-        if args.command == "denoise":
-            measurement = images.add_gaussian_noise(image, args.sigma, seed=args.seed) if args.sigma else image
-            truth = image if args.sigma else None
-        elif args.command == "inpaint":
-            if args.mask.startswith("random:"):
-                mask = masks.random_mask(image.shape, float(args.mask.split(":", 1)[1]), seed=args.seed)
-            elif args.mask == "text":
-                mask = masks.text_mask(image.shape)
-            else:  # a mask made for the file: checked against its size, then cropped and resized as the image was
-                mask = masks.load_mask(args.mask, original.shape)
-                mask = mask if not size else (images.resize_image(mask, size) > 0.5).astype("float32")
-            op = operators.Mask(mask)
-            measurement = op.measure(image)
-        else:
-            op = operators.Downsampler(args.factor)
-            if args.real:
-                measurement, truth = image, None
-            else:
-                truth = images.fit_to_multiple(image, args.factor, "crop")
-                measurement = op.measure(truth)
-            baseline = upscale(measurement, args.factor, "bicubic")
+        task = read_task(args)
+        logs = _writes_logs(args.tensorboard)
     except (ValueError, FileNotFoundError) as exc:
         return _fail(str(exc))
 
@@ -137,21 +217,20 @@ def run_task(args) -> int:
     kept = False
     try:
         try:  # before the fit: what can fail, fails now
-            notes = _save_measurement(measurement, tmp / "input.png")
+            notes = _save_measurement(task.measurement, tmp / "input.png")
         except (ValueError, OSError) as exc:
             return _fail(f"cannot write the picture of the measurement ({exc}); nothing was run")
         try:
-            result = fit_dip(measurement, op, config, truth=truth, log_dir=tmp / "tb")
+            result = fit_dip(
+                task.measurement, task.operator, task.config, truth=task.truth, log_dir=tmp / "tb" if logs else None
+            )
         except RunTooLarge as exc:  # too large for the memory that is free: say so, write nothing
             return _fail(str(exc))
         except KeyboardInterrupt:
             print(f"\ninterrupted: the run was stopped and nothing was written to '{out}'", file=sys.stderr)
             return 130
         try:
-            summary = _write_results(result, tmp, args.command, profile, config.steps, notes)
-            if truth is not None:
-                summary["psnr_input"] = psnr(truth, baseline if baseline is not None else measurement)
-            (tmp / "summary.json").write_text(json.dumps(summary, indent=1))
+            summary = write_results(result, tmp, task, notes)
             _replace(out, tmp)
         except Exception as exc:  # the fit is done: whatever failed, the fitted run is not lost
             where = _keep_the_fit(result, tmp, out)
@@ -189,30 +268,23 @@ def _save_measurement(measurement, path: Path) -> list[str]:
     return [note]
 
 
-def _write_results(result, folder: Path, task: str, profile: str, steps: int, notes: list) -> dict:
-    """Write the output images, the curves and their figure into ``folder``; return the summary."""
-    from .engine.callbacks import write_history_csv
+def write_results(result, folder: Path, task: Task, notes: list) -> dict:
+    """Write the output images, the curves, their figure and ``summary.json`` into ``folder``; return the summary:
+    ``DIPResult.summary()`` with the task, the profile, ``psnr_input`` when the original is known, and the notes."""
     from .images import save_image
+    from .metrics import psnr
 
     save_image(result.output, folder / "result.png")
     save_image(result.average, folder / "average.png")
     if result.es_output is not None:
         save_image(result.es_output, folder / "es.png")
-    write_history_csv(result.history, folder / "metrics.csv")
+    result.to_csv(folder / "metrics.csv")
     _plot_curves(result, folder / "psnr.png")
-    summary = {
-        "task": task,
-        "profile": profile,
-        "steps": steps,
-        "psnr_input": None,
-        "psnr_last": None,
-        "psnr_ema_last": None,
-        "psnr_peak": None,
-        "peak_step": None,
-        "psnr_es": None,
-    }
-    summary.update(result.summary())
+    summary = {"task": task.name, "profile": task.profile, **result.summary()}
+    if task.truth is not None:
+        summary["psnr_input"] = psnr(task.truth, task.baseline)
     summary["notes"] = notes + result.notes
+    (folder / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
 
 
@@ -228,10 +300,10 @@ def _keep_the_fit(result, tmp: Path, out: Path) -> Path | None:
     temporary folder, else in the system's temporary folder. Returns where it is (None: nowhere)."""
     try:
         result.save(tmp / "result.npz")
-    except Exception:  # noqa: BLE001 (a full or vanished disk: try elsewhere)
+    except Exception:  # a full or vanished disk: try elsewhere
         try:
             return result.save(Path(tempfile.gettempdir()) / f"dip-{out.name}-result.npz")
-        except Exception:  # noqa: BLE001
+        except Exception:
             return None
     try:
         _replace(out, tmp)

@@ -355,5 +355,5 @@ def check_dip_curve(losses, engine_losses, name: str = "your loop") -> bool | No
         f"{name} starts where the engine starts (steps 1-2 within 0.1%) and ends at loss {end:.5f} against "
         f"the engine's {end_want:.5f}.",
         f"{name} starts right but ends at loss {end:.5f} against the engine's {end_want:.5f}: the same "
-        "number of steps, and no input noise (noise_std = 0) in both?",
+        "number of steps, and no input noise (reg_noise_std = 0) in both?",
     )

@@ -6,18 +6,19 @@ Every image in the course is a ``float32`` numpy array in ``[0, 1]`` with shape
 
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 
 import numpy as np
+
+from . import settings
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 
 def data_dir() -> Path:
     """The course's image folder: ``$DIP_DATA`` if set, else ``data/`` next to the package."""
-    env = os.environ.get("DIP_DATA")
+    env = settings.get("DIP_DATA")
     return Path(env) if env else Path(__file__).resolve().parent.parent / "data"
 
 
@@ -212,11 +213,13 @@ def fit_to_multiple(image: np.ndarray, multiple: int, mode: str = "crop") -> np.
 
 
 def gaussian_noise(shape, sigma: float, seed: int | None = 0) -> np.ndarray:
-    """Zero-mean Gaussian noise ``eps`` with standard deviation ``sigma`` on the 0-255 scale (returned in [0, 1] units)."""
+    """Zero-mean Gaussian noise ``eps`` of std ``sigma`` on the 0-255 scale (returned in [0, 1] units)."""
     if not np.isfinite(sigma) or sigma < 0 or sigma > 255:
         raise ValueError(f"sigma is on the 0-255 scale and must lie in [0, 255], got {sigma!r}")
     if 0 < sigma < 1:
-        warnings.warn(f"sigma={sigma} is on the 0-255 scale: this is almost no noise. Did you mean {sigma * 255:g}?")
+        warnings.warn(
+            f"sigma={sigma} is on the 0-255 scale: this is almost no noise. Did you mean {sigma * 255:g}?", stacklevel=2
+        )
     rng = np.random.default_rng(seed)
     return (rng.standard_normal(shape) * (sigma / 255.0)).astype(np.float32)
 

@@ -24,14 +24,6 @@ def psnr(x, y, data_range: float = 1.0) -> float:
     return float("inf") if err == 0 else float(10 * np.log10(data_range**2 / err))
 
 
-def psnr_tensor(x, y):
-    """:func:`psnr` of two tensors with values in [0, 1], inside a training step (any Keras backend)."""
-    from keras import ops
-
-    err = ops.mean(ops.square(ops.cast(x, "float32") - ops.cast(y, "float32")))
-    return (10.0 / np.log(10.0)) * ops.log(1.0 / ops.maximum(err, 1e-12))
-
-
 def _gaussian_blur(plane: np.ndarray, sigma: float = 1.5, truncate: float = 3.5) -> np.ndarray:
     radius = int(truncate * sigma + 0.5)
     t = np.arange(-radius, radius + 1)

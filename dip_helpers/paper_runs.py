@@ -2,8 +2,9 @@
 
 Each run is two files in ``data/paper_runs/``: ``NAME.npz`` (curves and a few small images) and
 ``NAME.json`` (how it was made: engine version, backend, GPU, date, seed, settings).
-``benchmarks/gpu_check.py`` writes them; the notebooks show them beside the student's own run,
-labelled as what they are. A copy of the course without them says so and goes on.
+``python -m course_tools paper-runs`` makes them (on a GPU, inside ``benchmarks/gpu_check.py``). The notebooks
+show them beside the student's own run, labelled as what they are; a copy of the course without them says so and
+goes on.
 """
 
 from __future__ import annotations
@@ -47,9 +48,11 @@ def load_paper_run(name: str, folder=None):
 
 
 def label(about: dict) -> str:
-    """One line saying what a precomputed run is: the paper's settings, on which GPU, by which engine, when."""
+    """One line saying what a precomputed run is: the paper's settings (or a toy run), on which GPU, by which engine,
+    when."""
+    what = "a toy run (tiny image, few steps: not the paper's settings)" if about.get("toy") else "the paper's settings"
     return (
-        f"the paper's settings, computed on a GPU ({about.get('gpu', '?')}) by this course's engine "
+        f"{what}, computed on a GPU ({about.get('gpu', '?')}) by this course's engine "
         f"({about.get('backend', '?')}, engine version {about.get('engine_version', '?')}, {about.get('date', '?')})"
     )
 
@@ -57,7 +60,7 @@ def label(about: dict) -> str:
 def missing_note(name: str) -> str:
     return (
         f"The paper-settings run '{name}' is not in this copy of the course yet (data/paper_runs/{name}.npz): "
-        "it is computed once on a GPU by benchmarks/gpu_check.py. Your own run above is complete without it."
+        "it is computed once on a GPU (python -m course_tools paper-runs). Your own run above is complete without it."
     )
 
 

@@ -2,8 +2,8 @@
 
 * ``ci``    -- tiny images and few steps, so every notebook runs in CI in minutes;
 * ``cpu``   -- sized for a laptop CPU: each long run takes minutes, effects still show;
-* ``gpu``   -- sized for a student's GPU session (a Colab T4): each notebook about a minute of
-  compute on an H100, about ten on a T4 (a T4 is roughly a tenth of an H100);
+* ``gpu``   -- sized for a student's GPU session (a Colab T4): larger images and more steps, so that
+  each notebook shows its effects at close to the paper's sizes (times in ``benchmarks/README.md``);
 * ``paper`` -- the paper's full settings (512x512, 128 channels, its step counts and learning
   rates), for reproducing its results; never chosen automatically.
 
@@ -15,8 +15,9 @@ should show with :meth:`Profile.expect`.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
+
+from . import settings
 
 NAMES = ("ci", "cpu", "gpu", "paper")
 _GPU = object()  # pick(): paper defaults to the gpu value
@@ -41,7 +42,7 @@ class Profile:
         environment (``make test-cpu``) a missing effect raises AssertionError instead.
         """
         print(("✅ " + good) if ok else ("⚠ " + bad))
-        if not ok and os.environ.get("DIP_STRICT", "").strip() not in ("", "0"):
+        if not ok and settings.flag("DIP_STRICT"):
             raise AssertionError(bad)
         return bool(ok)
 
@@ -71,38 +72,18 @@ def _validate(name: str, source: str) -> str:
     return value
 
 
-def _ci_is_set() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def _keras_backend() -> str:
-    """The Keras backend ``KERAS_BACKEND`` names (tensorflow by default), read without importing Keras."""
-    return os.environ.get("KERAS_BACKEND", "tensorflow")  # imported later: profiles must load fast without them
-
-
 def gpu_available() -> bool:
     """True when the Keras backend (``KERAS_BACKEND``: tensorflow, jax or torch) can see a GPU."""
-    backend = _keras_backend()
-    if backend == "jax":
-        import jax
+    from .engine import backend
 
-        return any(d.platform == "gpu" for d in jax.devices())
-    if backend == "torch":
-        import torch
-
-        return bool(torch.cuda.is_available())
-    import tensorflow as tf
-
-    return bool(tf.config.list_physical_devices("GPU"))
+    return backend.has_gpu()
 
 
 def tensorflow_kernels() -> str | None:
     """Which of TensorFlow's two CPU kernel sets runs here, in one sentence (None under another backend)."""
-    if _keras_backend() != "tensorflow":
-        return None
-    from .bench import onednn_enabled
+    from .engine import backend
 
-    on = onednn_enabled()
+    on = backend.onednn_enabled() if backend.name() == "tensorflow" else None
     if on is None:
         return None
     return (
@@ -116,10 +97,10 @@ def get_profile() -> Profile:
     """The active profile (see the module docstring for how it is chosen)."""
     if _forced is not None:
         return Profile(_forced, "set with set_profile()")
-    env = os.environ.get("DIP_PROFILE", "")
-    if env.strip():
+    env = settings.get("DIP_PROFILE")
+    if env:
         return Profile(_validate(env, "DIP_PROFILE"), "set by DIP_PROFILE")
-    if _ci_is_set():
+    if settings.flag("CI"):
         return Profile("ci", "the CI variable is set")
     if gpu_available():
         return Profile("gpu", "a GPU is visible")

@@ -14,9 +14,10 @@ import textwrap
 import numpy as np
 import pytest
 
-from dip_helpers.engine import backends
+from dip_helpers import settings
+from dip_helpers.engine import backend as backends
 
-WANTED = os.environ.get("DIP_TEST_BACKENDS", "tensorflow jax").split()
+WANTED = settings.get("DIP_TEST_BACKENDS").split()
 
 RUN = textwrap.dedent("""
     import json
@@ -43,7 +44,7 @@ def _run(code, backend, extra_env=None):
 def curves():
     out = {}
     for backend in WANTED:
-        backends.require_backend(backend)  # not installed: fails here, naming what to install
+        backends.require(backend)  # not installed: fails here, naming what to install
         done = _run(RUN, backend)
         assert done.returncode == 0, done.stderr[-3000:]
         out[backend] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -70,13 +71,27 @@ def test_same_seed_same_curve_on_every_backend(curves):
         assert gap[:10].max() < 0.03 and np.median(gap) < 0.02 and gap.max() < 0.5, (backend, gap)
 
 
+def test_the_backend_is_chosen_once_by_name_or_by_what_is_installed(monkeypatch):
+    monkeypatch.setenv("KERAS_BACKEND", " Torch ")
+    assert backends.name() == "torch"
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    monkeypatch.setattr(backends, "installed", lambda module: True)
+    assert backends.name() == backends.DEFAULT == "tensorflow"
+    monkeypatch.setattr(backends, "installed", lambda module: module == "jax")  # pip install -e '.[jax]'
+    assert backends.name() == "jax"
+    monkeypatch.setattr(backends, "installed", lambda module: False)
+    assert backends.name() == "tensorflow"  # and require() then says what to install
+
+
 def test_unknown_or_missing_backend_says_what_to_do(monkeypatch):
     with pytest.raises(ImportError, match="tensorflow, jax, torch"):
-        backends.require_backend("mxnet")
+        backends.require("mxnet")
     real = backends.installed
     monkeypatch.setattr(backends, "installed", lambda name: name != "torch" and real(name))
-    with pytest.raises(ImportError, match=r"needs the 'torch' package.*pip install torch.*KERAS_BACKEND to tensorflow"):
-        backends.require_backend("torch")
+    with pytest.raises(
+        ImportError, match=r"needs the 'torch' package.*pip install -e '\.\[torch\]'.*KERAS_BACKEND to tensorflow"
+    ):
+        backends.require("torch")
     done = _run("import dip_helpers as dh; dh.fit_dip", "mxnet")
     assert done.returncode != 0 and "is not a backend the DIP engine runs on" in done.stderr
     cli = subprocess.run(

@@ -67,7 +67,7 @@ def test_the_network_reads_like_the_paper():
 def test_same_seed_same_weights_different_seed_different_weights():
     a, b, c = (skip_network(8, 3, (8, 8), (8, 8), (2, 2), seed=s) for s in (3, 3, 4))
     assert all(np.array_equal(x, y) for x, y in zip(a.get_weights(), b.get_weights()))
-    kernel = lambda m: np.asarray(m.get_layer("down0_a").kernel)  # noqa: E731
+    kernel = lambda m: np.asarray(m.get_layer("down0_a").kernel)
     assert not np.array_equal(kernel(a), kernel(c))
     bound = 1 / np.sqrt(8 * 9)  # PyTorch's default: uniform in +-1/sqrt(fan_in)
     assert np.abs(kernel(a)).max() <= bound and np.abs(kernel(a)).max() > 0.9 * bound
@@ -80,7 +80,7 @@ def test_skip_network_knobs():
     assert not any("concat" in layer.name and "bn" not in layer.name for layer in no_skip.layers)
     no_bn = skip_network(8, 1, (8, 8), (8, 8), (2, 2), batch_norm=False)
     assert not any("bn" in layer.name for layer in no_bn.layers) and count_trainable(no_bn) < count_trainable(base)
-    net = skip_network(8, 3, (8, 8), (8, 8), (2, 2), need_sigmoid=False)
+    net = skip_network(8, 3, (8, 8), (8, 8), (2, 2), sigmoid=False)
     assert net(np.zeros((1, 16, 20, 8), np.float32)).shape == (1, 16, 20, 3)
     with pytest.raises(ValueError, match="scales"):
         skip_network(8, 3, (8, 8), (8,), (2, 2))
@@ -549,9 +549,7 @@ class _Poison(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1
         if self.step == self.at:
-            from dip_helpers.engine.backends import sync_state
-
-            sync_state(self.model)
+            self.model.sync_variables()
             v = self.model.net.trainable_variables[0]
             v.assign(np.full(v.shape, self.value, np.float32))
 
@@ -584,8 +582,10 @@ def test_divergence_guard_undoes_a_psnr_drop_on_a_real_run(noisy_pair):
 
 
 def test_live_view_prints_progress_outside_notebooks(capsys):
-    assert not cb.in_notebook()
-    view = cb.LiveView(every=2, total=4)
+    from dip_helpers.live import LiveView, in_notebook
+
+    assert not in_notebook()
+    view = LiveView(every=2, total=4)
     view.set_model(_FakeModel())
     view.on_train_begin()
     for i in range(4):
@@ -601,7 +601,7 @@ def test_live_view_redraws_in_place_in_a_kernel(tmp_path):
     nb = nbformat.v4.new_notebook(
         cells=[
             nbformat.v4.new_code_cell(
-                "import numpy as np\nfrom dip_helpers.engine import DIPConfig, fit_dip\n"
+                "import numpy as np\nfrom dip_helpers import DIPConfig, fit_dip\n"
                 "y = np.full((16, 16, 3), 0.5, np.float32)\n"
                 "r = fit_dip(y, config=DIPConfig(steps=6, channels=4, input_channels=4, skip_channels=1, scales=2, "
                 "es_window=2, es_patience=2), live=2)"
@@ -620,6 +620,33 @@ def test_live_view_redraws_in_place_in_a_kernel(tmp_path):
     NotebookClient(quiet, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     lines = [o for o in quiet.cells[0].outputs if "step" in o.get("data", {}).get("text/plain", "")]
     assert len(lines) == 1 and lines[0].data["text/plain"].startswith("step 6/6")  # one line, updated
+
+
+def test_the_engine_shows_a_plain_progress_line_and_dh_adds_the_live_view(capsys, monkeypatch):
+    import dip_helpers as dh
+    from dip_helpers.engine import fit
+
+    y = np.full((16, 16, 3), 0.5, np.float32)
+    cfg = DIPConfig(steps=4, channels=4, input_channels=4, skip_channels=1, scales=2)
+    fit.fit_dip(y, config=cfg)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split(" |")[0] for line in lines] == ["step 1/4", "step 2/4", "step 3/4", "step 4/4"]
+    seen = []
+    monkeypatch.setattr(fit, "fit_dip", lambda *args, **kwargs: seen.append(kwargs["progress"]))
+    dh.fit_dip(y, config=cfg, live=2)
+    assert type(seen[0]).__name__ == "LiveView" and seen[0].every == 2
+    assert seen[0].text_only and not seen[0].notebook  # outside a notebook: the plain line
+
+
+def test_the_authors_argument_names_still_work_for_one_release():
+    new = skip_network(8, 3, (8, 8), (8, 8), skip_channels=(2, 2), sigmoid=False, bias=False, seed=1)
+    with pytest.warns(DeprecationWarning, match="is now skip_channels"):
+        old = skip_network(8, 3, (8, 8), (8, 8), channels_skip=(2, 2), need_sigmoid=False, need_bias=False, seed=1)
+    z = network_input(16, 16, 8)
+    assert np.array_equal(keras.ops.convert_to_numpy(new(z)), keras.ops.convert_to_numpy(old(z)))
+    assert "sigmoid" not in [layer.name for layer in old.layers] and count_trainable(old) == count_trainable(new)
+    with pytest.raises(TypeError, match="need_batch_norm"):
+        skip_network(need_batch_norm=False)
 
 
 def test_result_save_load_round_trip(tiny_run, tmp_path):
@@ -705,7 +732,7 @@ def test_cli_bad_arguments_leave_nothing(tmp_path):
 
 
 def test_conv_flops_counted_by_hand():
-    from dip_helpers.bench import conv_flops
+    from dip_helpers.engine.bench import conv_flops
 
     net, size, forward, first = skip_network(), 256, 0.0, 0.0
     for i in range(5):
@@ -737,7 +764,7 @@ def test_bench_json_line():
         "fraction_of_matmul",
         "conv_gflops",
         "fraction_of_conv",
-        "peak_rss_mb",
+        "peak_memory_mb",
         "params",
         "device",
         "cpu",
@@ -755,7 +782,7 @@ def test_bench_json_line():
 
 def test_the_matrix_product_that_sets_the_limit():
     """NumPy's product on a CPU; the backend's on a device (the GPU path, tried here on the CPU): the same numbers."""
-    from dip_helpers.bench import matmul_step
+    from dip_helpers.engine.bench import matmul_step
 
     rng = np.random.default_rng(1)
     a, b = rng.random((64, 64), np.float32), rng.random((64, 64), np.float32)
@@ -787,6 +814,16 @@ def test_machine_names_the_cpu_and_asks_tensorflow_for_its_kernels():
         assert ("AVX-VNNI" in m["cpu_features"]) == ("avx_vnni" in flags)
         assert ("NEON" in m["cpu_features"]) == bool({"asimd", "neon"} & flags)
         assert m["cores"] >= 1 and m["cpu"]
+
+
+def test_device_says_where_the_engine_computes():
+    from dip_helpers import profiles
+
+    done = _cli("device", "--json")
+    assert done.returncode == 0, done.stderr
+    d = json.loads(done.stdout.strip().splitlines()[-1])
+    assert d["backend"] == keras.backend.backend() and d["kind"] == ("GPU" if profiles.gpu_available() else "CPU")
+    assert d["name"] and d["peak_mb"] > 0 and (d["free_gb"] is None or d["free_gb"] > 0)
 
 
 # --- result cache ---------------------------------------------------------------------------------------------
@@ -919,7 +956,7 @@ def test_cli_superres_with_and_without_an_original(tmp_path, capsys):
     )
     assert code == 0, err
     s = json.loads(said.strip().splitlines()[-1])
-    assert s["psnr_input"] is None and s["psnr_last"] is None  # no original: nothing to compare with
+    assert "psnr_input" not in s and "psnr_last" not in s  # no original: nothing to compare with
     assert dh.load_image(tmp_path / "real" / "result.png").shape[:2] == (32, 32)  # the file itself is upscaled
 
 

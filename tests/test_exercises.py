@@ -59,7 +59,7 @@ def test_figure2_and_denoising_checks():
     from course_tools.solutions import nb04, nb05
 
     assert exercises.check_steps_to_reach(nb04.my_steps_to_reach) is True
-    assert exercises.check_steps_to_reach(lambda l, v: int(np.argmax(l <= v))) is False  # 0-based, no None
+    assert exercises.check_steps_to_reach(lambda losses, v: int(np.argmax(losses <= v))) is False  # 0-based, no None
     assert exercises.check_figure2_order(nb04.ORDER) is True
     assert exercises.check_figure2_order(nb04.ORDER[::-1]) is False
     assert exercises.check_ema(nb05.my_ema) is True
@@ -152,8 +152,12 @@ def test_figure2_and_denoising_near_misses():
         return int(hits[0]) + 1 if hits.size else None
 
     assert exercises.check_steps_to_reach(strict) is False
-    assert exercises.check_steps_to_reach(lambda l, v: nb04.my_steps_to_reach(l, v) or 0) is False  # 0 for never
-    assert exercises.check_steps_to_reach(lambda l, v: (nb04.my_steps_to_reach(l, v) or 1) - 1) is False  # off by one
+    assert (
+        exercises.check_steps_to_reach(lambda losses, v: nb04.my_steps_to_reach(losses, v) or 0) is False
+    )  # 0 for never
+    assert (
+        exercises.check_steps_to_reach(lambda losses, v: (nb04.my_steps_to_reach(losses, v) or 1) - 1) is False
+    )  # off by one
     assert exercises.check_steps_to_reach(_todo) is None
     assert exercises.check_figure2_order(None) is None
     assert exercises.check_figure2_order(["image", "shuffled pixels", "image + noise", "white noise"]) is False

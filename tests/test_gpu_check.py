@@ -67,6 +67,8 @@ def test_paper_runs_load_with_their_provenance(toy, monkeypatch, capsys):
     for key in ("engine_version", "gpu", "date", "seed"):
         assert key in about
     assert "computed on a GPU" in paper_runs.label(about) and about["gpu"] in paper_runs.label(about)
+    assert paper_runs.label(about).startswith("a toy run") and about["made_by"] == "benchmarks/gpu_check.py"
+    assert paper_runs.label({**about, "toy": False}).startswith("the paper's settings")
     losses, _ = paper_runs.load_paper_run("04_figure2", out / "paper_runs")
     assert set(losses) == {"image", "image + noise", "shuffled pixels", "white noise"}
 
@@ -87,7 +89,7 @@ def test_a_copy_without_paper_runs_says_so(tmp_path, monkeypatch, capsys):
     assert paper_runs.show_paper_curves("05_denoising", ["psnr_truth"]) is None
     assert paper_runs.paper_snapshot_view("05_denoising") is None
     said = capsys.readouterr().out
-    assert said.count("not in this copy of the course yet") == 2 and "gpu_check.py" in said
+    assert said.count("not in this copy of the course yet") == 2 and "course_tools paper-runs" in said
 
 
 def test_saved_images_round_trip_as_8_bit(tmp_path):

@@ -339,3 +339,43 @@ def test_a_measurement_that_cannot_be_written_stops_before_the_fit(tmp_path, cap
     code, out, err = _with_a_full_disk_at("_save_measurement", monkeypatch, capsys, tmp_path / "run")
     assert code == 2 and "cannot write the picture of the measurement" in err and "nothing was run" in err
     assert "step" not in out and _left_in(tmp_path) == []
+
+
+def _options(*args):
+    """The options of one run, as the command line reads them."""
+    import argparse
+
+    from dip_helpers import cli
+
+    parser = argparse.ArgumentParser()
+    cli.add_run_arguments(parser.add_subparsers(dest="command"))
+    return parser.parse_args([str(a) for a in args])
+
+
+def test_reg_noise_still_works_and_says_that_its_name_is_now_reg_noise_std(capsys):
+    from dip_helpers import cli
+
+    new = cli.read_task(_options("denoise", "camera", "--profile", "ci", "--reg-noise-std", 0.05, "--out", "unused"))
+    assert "deprecated" not in capsys.readouterr().err
+    old = cli.read_task(_options("denoise", "camera", "--profile", "ci", "--reg-noise", 0.05, "--out", "unused"))
+    assert capsys.readouterr().err.count("note: --reg-noise is deprecated; use --reg-noise-std") == 1
+    assert old.config == new.config and new.config.reg_noise_std == 0.05
+    default = cli.read_task(_options("inpaint", "camera", "--profile", "ci", "--out", "unused"))
+    assert default.config.reg_noise_std == cli.TASK_DEFAULTS["inpaint"]["reg_noise_std"] == 0.03
+
+
+def test_tensorboard_logs_are_written_skipped_with_a_note_or_refused(tmp_path, capsys, monkeypatch):
+    """With a writer installed, --tensorboard writes tb/; without one (as writer_kind finds it), a run says once that it
+    skips the logs and writes the rest, and a run with --tensorboard is refused before the fit."""
+    from dip_helpers.engine import tensorboard
+
+    code, _, err = _run(capsys, "denoise", "camera", "--size", 32, *QUICK, "--tensorboard", "--out", tmp_path / "tb")
+    assert code == 0 and any((tmp_path / "tb" / "tb").iterdir()), err
+    monkeypatch.setattr(tensorboard, "writer_kind", lambda: None)
+    code, out, err = _run(capsys, "denoise", "camera", "--size", 32, *QUICK, "--tensorboard", "--out", tmp_path / "no")
+    assert code == 2 and "error: --tensorboard needs TensorFlow or tensorboardX" in err and "nothing was run" in err
+    assert "pip install tensorboardX" in err and "step" not in out and _left_in(tmp_path) == ["tb"]
+    code, _, err = _run(capsys, "denoise", "camera", "--size", 32, *QUICK, "--out", tmp_path / "run")
+    assert code == 0, err
+    assert err.count("note: skipping the TensorBoard logs") == 1 and "pip install tensorboardX" in err
+    assert _left_in(tmp_path / "run") == [name for name in RESULTS if name != "tb"]

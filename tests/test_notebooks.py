@@ -172,7 +172,8 @@ def test_a_widget_shows_once_at_its_own_size(tmp_path):
     nb = nbformat.v4.new_notebook(
         cells=[
             nbformat.v4.new_code_cell(
-                "import numpy as np, dip_helpers as dh\nbox = dh.noise_slider(np.full((16, 16, 3), 0.5, np.float32))\nbox"
+                "import numpy as np, dip_helpers as dh\n"
+                "box = dh.noise_slider(np.full((16, 16, 3), 0.5, np.float32))\nbox"
             )
         ]
     )

@@ -79,6 +79,47 @@ def test_ci_runs_make_test_with_both_kernel_sets():
     assert re.search(r"^test: test-tf$", makefile, re.M)  # the second pass runs what make test runs on TensorFlow
 
 
+def test_ci_runs_each_check_that_needs_its_own_venv():
+    """.ci/run's last loop: each target is in the Makefile, in make help and phony; make test leaves their tests out."""
+    script = (ROOT / ".ci" / "run").read_text()
+    loop = re.search(r"^for target in (.+); do$", script, re.M)
+    assert loop and loop.group(1).split() == ["test-browser", "test-oldest", "test-colab", "test-without-tensorflow"]
+    makefile = (ROOT / "Makefile").read_text().replace("\\\n", " ")
+    phony = re.search(r"^\.PHONY:(.*)$", makefile, re.M).group(1).split()
+    for target in loop.group(1).split():
+        assert re.search(rf"^{target}:", makefile, re.M) and target in phony, target
+        assert re.search(rf'^\t@echo "make {target} +- ', makefile, re.M), f"{target} is not in make help"
+    tf_half = re.search(r"^test-tf:.*\n\t(.*)$", makefile, re.M).group(1)
+    for folder in ("tests/browser", "tests/colab", "tests/without_tensorflow"):
+        assert f"--ignore={folder}" in tf_half, folder
+
+
+def test_the_venv_without_tensorflow_gets_keras_and_jax_only():
+    """make test-without-tensorflow installs the jax extra and the test runner, nothing that writes TensorBoard logs."""
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = re.search(r"^test-without-tensorflow:\n((?:\t.*\n)+)", makefile, re.M).group(1)
+    assert ".venv-jax/bin/python -m pip install --quiet -e '.[jax]' pytest pytest-timeout\n" in recipe
+    assert ".venv-jax" in re.search(r"^clean:\n\t(.*)$", makefile, re.M).group(1)
+    jax = {Requirement(r).name: Requirement(r).extras for r in PYPROJECT["project"]["optional-dependencies"]["jax"]}
+    assert jax == {"keras": set(), "jax": {"cpu"}}  # JAX's CPU build
+
+
+def test_each_backend_has_an_extra_with_the_same_keras():
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    keras = {
+        name: [str(Requirement(r).specifier) for r in extras[name] if Requirement(r).name == "keras"]
+        for name in ("tf", "jax", "torch")
+    }
+    assert keras["jax"] == keras["torch"] == keras["tf"] and len(keras["tf"]) == 1, keras
+    assert {Requirement(r).name for r in extras["torch"]} == {"keras", "torch"}
+    readme = (ROOT / "README.md").read_text()
+    for command in (
+        "pip install -e '.[jax]'",
+        "pip install -e '.[torch]' --extra-index-url https://download.pytorch.org/whl/cpu",
+    ):
+        assert command in readme, command
+
+
 def test_every_image_has_source_and_licence():
     text = (ROOT / "data" / "README.md").read_text()
     images = [p.name for p in (ROOT / "data").iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".tif")]

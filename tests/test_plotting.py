@@ -4,7 +4,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import dip_helpers as dh  # noqa: E402
+import dip_helpers as dh
 
 
 def _texts(fig):

@@ -1,6 +1,6 @@
 """Profile choice: override, CI, GPU, and errors."""
 
-import os
+import types
 
 import pytest
 
@@ -41,8 +41,17 @@ def test_gpu_detection_asks_the_framework(monkeypatch):
 
     # this machine has no GPU (and no NVIDIA driver): detection must say so
     assert shutil.which("nvidia-smi") is None and profiles.gpu_available() is False
-    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [object()] if kind == "GPU" else [])
+    monkeypatch.setattr(
+        tf.config,
+        "list_physical_devices",
+        lambda kind=None: [types.SimpleNamespace(name="GPU:0")] if kind == "GPU" else [],
+    )
+    monkeypatch.setattr(tf.config.experimental, "get_device_details", lambda gpu: {"device_name": "Test GPU"})
+    monkeypatch.setattr(tf.config.experimental, "get_memory_info", lambda name: {"current": 0, "peak": 2**20})
     assert profiles.gpu_available() is True
+    from dip_helpers.engine import backend
+
+    assert str(backend.device()) == "GPU: Test GPU" and backend.device().peak_mb == 1
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
     assert profiles.gpu_available() is False
 
@@ -61,9 +70,11 @@ def test_pick_and_describe():
     assert p.pick(ci=1, cpu=2, gpu=3) == 2
     text = p.describe()
     assert "cpu" in text and "DIP_PROFILE" in text and "set_profile" in text
-    from dip_helpers.bench import onednn_enabled
+    from dip_helpers.engine.backend import onednn_enabled
 
-    if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":  # which kernels, as TensorFlow says
+    from dip_helpers.engine import backend
+
+    if backend.name() == "tensorflow":  # which kernels, as TensorFlow says
         assert ("oneDNN's CPU kernels here" in text) is onednn_enabled()
         assert ("plain CPU kernels here" in text) is not onednn_enabled()
     assert "kernels" not in dh.set_profile("ci").describe()  # in the cpu profile only

@@ -14,6 +14,7 @@ SIGMA_30DB = 255 / 10 ** (30 / 20)
 
 
 #: model answer to the open exercise
-OPEN = """Exercise 3 (clipping). Clipping to [0, 1] can only move a noisy value closer to the clean one, which is itself in
+OPEN = """\
+Exercise 3 (clipping). Clipping to [0, 1] can only move a noisy value closer to the clean one, which is itself in
 [0, 1]: a value pushed above 1 comes back to 1, nearer to any clean value. So the error shrinks and the PSNR rises,
 most at large sigma and for pixels near black or white, where much of the noise falls outside [0, 1]."""

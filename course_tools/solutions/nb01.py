@@ -21,7 +21,8 @@ OUTPUT_SIZE = 50
 
 
 #: model answer to the open exercise
-OPEN = """Exercise 3 (a diagonal edge detector). For an edge along the main diagonal (bright below-left, dark above-right),
+OPEN = """\
+Exercise 3 (a diagonal edge detector). For an edge along the main diagonal (bright below-left, dark above-right),
 compare the two sides of the diagonal:
 
     k = [[ 0, -1, -1],
@@ -29,5 +30,6 @@ compare the two sides of the diagonal:
          [ 1,  1,  0]]
 
 It sums to zero (no response on flat regions) and is antisymmetric across the diagonal. On np.tri(8) it responds
-strongly along the diagonal; on np.fliplr(np.tri(8)) the two sides cancel everywhere and it gives exactly 0. np.eye(8) is a thin line, not an edge: both sides of it are dark, so an edge detector answers weakly
-there, and a line detector would be the right tool."""
+strongly along the diagonal; on np.fliplr(np.tri(8)) the two sides cancel everywhere and it gives exactly 0.
+np.eye(8) is a thin line, not an edge: both sides of it are dark, so an edge detector answers weakly there,
+and a line detector would be the right tool."""

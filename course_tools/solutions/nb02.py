@@ -7,7 +7,8 @@ CONV_PARAMS = 3 * 3 * 32 * 128 + 128
 
 
 #: model answer to the open exercise
-OPEN = """Exercise 3 (too much regularisation). With lam = 0.1 the L2 penalty dominates the loss: the weights shrink
+OPEN = """\
+Exercise 3 (too much regularisation). With lam = 0.1 the L2 penalty dominates the loss: the weights shrink
 towards zero, the network becomes nearly linear around the origin and the decision regions turn into a few smooth,
 broad zones that cannot follow the spirals; the training accuracy drops towards what a linear classifier gets.
 The loss curve levels off high: the data term and the penalty pull against each other."""

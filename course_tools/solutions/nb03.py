@@ -16,7 +16,8 @@ def my_grad(x, y, m):
 
 
 #: model answer to the open exercise
-OPEN = """Exercise 3 (super-resolution with a prior). With the data term alone, every high-resolution image with the same
+OPEN = """\
+Exercise 3 (super-resolution with a prior). With the data term alone, every high-resolution image with the same
 downsampled version is as good, and gradient descent leaves the detail the downsampler removes where it started.
 A TV prior picks, among them, the one with the smallest total variation: edges become sharp and flat regions
 flat (a cartoon-like look), and the PSNR usually rises a little over the data term alone; too large a lambda

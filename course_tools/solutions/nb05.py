@@ -17,7 +17,8 @@ def my_variance(frames):
 
 
 #: model answer to the open exercise
-OPEN = """Exercise 3 (the input noise back). With reg_noise_std = 1/30 the network sees a slightly different input at every
+OPEN = """\
+Exercise 3 (the input noise back). With reg_noise_std = 1/30 the network sees a slightly different input at every
 step, so it cannot memorise the exact noise pattern: fitting the noise slows down. The PSNR to the clean image
 peaks later, the fall after the peak is slower and smaller, and the moving average of outputs gains most,
 because consecutive outputs now differ. The price: more steps to the peak."""

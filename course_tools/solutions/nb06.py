@@ -20,7 +20,8 @@ def my_missing_psnr(x, y, mask):
 
 
 #: model answer to the open exercise
-OPEN = """Exercise 3 (90% missing). With only 10% of the pixels known, DIP needs many more steps (the loss sees few pixels,
+OPEN = """\
+Exercise 3 (90% missing). With only 10% of the pixels known, DIP needs many more steps (the loss sees few pixels,
 and the network must draw almost everything), and a lower learning rate helps it stay stable, as the paper's
 0.001 for restoration. Biharmonic interpolation turns into smooth blobs between the known pixels; DIP keeps edges
 longer. Among the networks of section 4, the deeper ones fill the large empty areas better."""

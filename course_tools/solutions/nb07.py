@@ -13,7 +13,8 @@ LR_SHAPE = (64, 48)  # 512 x 384 downsampled by 8
 
 
 #: model answer to the open exercise
-OPEN = """Exercise 3 (the kernel). If the measurement was made with a box filter and DIP's loss uses the same box
+OPEN = """\
+Exercise 3 (the kernel). If the measurement was made with a box filter and DIP's loss uses the same box
 downsampler, DIP is fitting the right model and its result improves; if the loss uses Lanczos while the image was
 box-filtered (or the reverse), DIP fits the wrong forward model and its PSNR drops. Super-resolution with DIP is
 only as good as the operator A: the method assumes you know how the small image was made."""

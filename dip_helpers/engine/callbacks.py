@@ -1,4 +1,4 @@
-"""Keras callbacks for DIP runs: each small, each usable with ``Model.fit`` on any backend.
+"""Keras callbacks for DIP runs: each small, each usable with ``Model.fit`` on any backend; none draws.
 
 They read the model's latest output (``model.current_output()``, a numpy array) and the
 per-step logs.
@@ -9,7 +9,6 @@ adds ``psnr_ema``, so it goes before :class:`History` (``fit_dip`` does this).
 from __future__ import annotations
 
 import contextlib
-import csv
 import signal
 import threading
 import time
@@ -20,18 +19,15 @@ import keras
 import numpy as np
 
 from ..metrics import psnr
-from .backends import sync_state
+from .result import write_history_csv
 
 
-def write_history_csv(history: dict, path) -> Path:
-    """Write per-step metrics ``{name: sequence}`` as ``step,<name>...`` rows (step counted from 1)."""
-    path, keys = Path(path), sorted(history)
-    with path.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["step", *keys])
-        for i in range(len(history[keys[0]]) if keys else 0):
-            w.writerow([i + 1, *(f"{history[k][i]:.6g}" for k in keys)])
-    return path
+def _sync_variables(model) -> None:
+    """The newest state into the model's variables: :meth:`.model.DIP.sync_variables`, Keras' own sync for another
+    model under JAX, nothing elsewhere."""
+    sync = getattr(model, "sync_variables", None) or getattr(model, "jax_state_sync", None)
+    if sync is not None:
+        sync()
 
 
 class History(keras.callbacks.Callback):
@@ -183,7 +179,7 @@ class DivergenceGuard(keras.callbacks.Callback):
     def on_train_batch_begin(self, batch, logs=None):
         step = self._step + 1
         if step % self.every == 1 or self.every == 1:  # the state this step starts from
-            sync_state(self.model)
+            _sync_variables(self.model)
             self._candidate = (self.model.net.get_weights(), [np.array(v) for v in self._optimizer_variables()])
 
     def on_train_batch_end(self, batch, logs=None):
@@ -206,7 +202,7 @@ class DivergenceGuard(keras.callbacks.Callback):
             self.saved, self.saved_step, self.saved_psnr, self._candidate = self._candidate, self._step, psnr_now, None
 
     def _restore(self) -> str:
-        sync_state(self.model)
+        _sync_variables(self.model)
         optimizer = getattr(self.model, "optimizer", None)
         rate = None if optimizer is None else float(np.asarray(optimizer.learning_rate)) / 2
         weights, optimizer_state = self.saved
@@ -261,15 +257,13 @@ class CtrlC(keras.callbacks.Callback):
 class TensorBoardLogger(keras.callbacks.Callback):
     """TensorBoard scalars every step (all logs) and images (output, average) every ``image_every`` steps.
 
-    Uses TensorFlow's event writer when TensorFlow is installed, else tensorboardX (``writer``
-    forces one of them).
+    Writes with TensorFlow's event writer when TensorFlow is installed, else tensorboardX (``kind``,
+    'tensorflow' or 'tensorboardX', forces one of them); ``self.writer`` is the writer while the run lasts.
     """
 
-    def __init__(
-        self, log_dir, image_every: int = 100, average: OutputAverage | None = None, writer: str | None = None
-    ):
+    def __init__(self, log_dir, image_every: int = 100, average: OutputAverage | None = None, kind: str | None = None):
         super().__init__()
-        self.log_dir, self.image_every, self.average, self.kind = str(log_dir), image_every, average, writer
+        self.log_dir, self.image_every, self.average, self.kind = str(log_dir), image_every, average, kind
         self.writer, self._step = None, 0
 
     def on_train_begin(self, logs=None):
@@ -291,29 +285,19 @@ class TensorBoardLogger(keras.callbacks.Callback):
             self.writer.close()
 
 
-def in_notebook() -> bool:
-    """True inside a Jupyter kernel (where figures can be redrawn in place)."""
-    try:
-        from IPython import get_ipython
+class Progress(keras.callbacks.Callback):
+    """Every ``every`` steps (default: a tenth of the run) and at the end, one line: the step, the latest PSNR
+    values and the ms per step over the last interval, printed (:meth:`show` says where)."""
 
-        return type(get_ipython()).__name__ == "ZMQInteractiveShell"
-    except ImportError:
-        return False
-
-
-class LiveView(keras.callbacks.Callback):
-    """Every ``every`` steps: in a notebook, redraw the output and the PSNR curves in place (or, with
-    ``text_only``, one progress line updated in place); elsewhere, print a progress line."""
-
-    def __init__(self, every: int = 100, total: int | None = None, text_only: bool = False):
+    def __init__(self, every: int | None = None, total: int | None = None):
         super().__init__()
         self.every, self.total = every, total
-        self.notebook = in_notebook()
-        self.text_only = text_only or not self.notebook
         self.curves: dict[str, list] = {}
-        self.handle, self._step, self._t0, self._t0_step = None, 0, None, 0
+        self._step, self._t0, self._t0_step = 0, None, 0
 
     def on_train_begin(self, logs=None):
+        self.total = self.total or (self.params or {}).get("steps")
+        self.every = self.every or max(1, (self.total or 10) // 10)
         self._t0 = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
@@ -335,35 +319,8 @@ class LiveView(keras.callbacks.Callback):
         self._t0, self._t0_step = now, self._step
         parts = [f"step {self._step}" + (f"/{self.total}" if self.total else "")]
         parts += [f"{k} {v[-1]:.2f}" for k, v in self.curves.items()] + [f"{ms:.0f} ms/step"]
-        line = " | ".join(parts)
-        if not self.text_only:
-            self._redraw(line)
-        elif self.notebook:  # one line, rewritten in place
-            from IPython.display import display
+        self.show(" | ".join(parts))
 
-            if self.handle is None:
-                self.handle = display({"text/plain": line}, raw=True, display_id=True)
-            else:
-                self.handle.update({"text/plain": line}, raw=True)
-        else:
-            print(line, flush=True)
-
-    def _redraw(self, line):
-        import matplotlib.pyplot as plt
-        from IPython.display import Image, display
-
-        from ..plotting import draw_image, plot_psnr_curves
-        from ..widgets import figure_png
-
-        fig, (ax_img, ax_curve) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [1, 1.4]})
-        draw_image(ax_img, self.model.current_output(), f"output at step {self._step}")
-        plot_psnr_curves(ax_curve, self.curves)
-        ax_curve.set_xlim(1, self.total or self._step)
-        ax_curve.legend(loc="lower right")
-        fig.suptitle(line, fontsize=9)
-        fig.tight_layout()
-        picture = Image(figure_png(fig))  # a PNG whatever the matplotlib backend; closes the figure
-        if self.handle is None:
-            self.handle = display(picture, display_id=True)
-        else:
-            self.handle.update(picture)
+    def show(self, line: str) -> None:
+        """Print the progress line."""
+        print(line, flush=True)

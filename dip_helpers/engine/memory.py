@@ -8,10 +8,14 @@ bfloat16 or float16), the pixels counted at the padded input size.
 from __future__ import annotations
 
 import math
-import os
+
+from .. import settings
+from . import backend
+from .config import PRECISIONS
 
 BASE_GB = 1.0
 BYTES_PER_PIXEL_CHANNEL = {"float32": 72, "mixed_bfloat16": 56, "mixed_float16": 56}
+assert set(BYTES_PER_PIXEL_CHANNEL) == set(PRECISIONS), "one memory estimate per precision"
 
 
 class RunTooLarge(ValueError):
@@ -25,34 +29,13 @@ def estimate_gb(height: int, width: int, channels: int, precision: str = "float3
 
 def available_gb() -> tuple[float, str] | None:
     """Free memory where the run will compute, in GB, and where that is; ``None`` when it cannot be told."""
-    import keras
-
-    backend = keras.backend.backend()
     try:
-        if backend == "jax":
-            import jax
-
-            gpus = [d for d in jax.devices() if d.platform == "gpu"]
-            if gpus:
-                stats = gpus[0].memory_stats()
-                return (
-                    stats["bytes_limit"] - stats["bytes_in_use"]
-                ) / 1e9, f"is free on the GPU ({gpus[0].device_kind})"
-        elif backend == "torch":
-            import torch
-
-            if torch.cuda.is_available():
-                return torch.cuda.mem_get_info()[0] / 1e9, f"is free on the GPU ({torch.cuda.get_device_name(0)})"
-        elif backend == "tensorflow":
-            import tensorflow as tf
-
-            if tf.config.list_physical_devices("GPU"):
-                return None  # TensorFlow does not say how much GPU memory is free
-        with open("/proc/meminfo") as f:
-            fields = dict(line.split(":", 1) for line in f)
-        return int(fields["MemAvailable"].split()[0]) * 1024 / 1e9, "of RAM is available"
-    except (OSError, KeyError, ValueError, ImportError, AttributeError):
+        where = backend.device()
+    except (OSError, KeyError, ValueError, TypeError, AttributeError):  # a device that does not answer
         return None
+    if where.free_gb is None:
+        return None  # e.g. TensorFlow on a GPU: it does not say how much memory is free
+    return where.free_gb, f"is free on the GPU ({where.name})" if where.kind == "GPU" else "of RAM is available"
 
 
 def out_of_memory(err: BaseException) -> bool:
@@ -68,7 +51,7 @@ def check_fits(height: int, width: int, channels: int, precision: str = "float32
 
     ``DIP_MEMORY_CHECK=0`` in the environment skips the check.
     """
-    if os.environ.get("DIP_MEMORY_CHECK", "1").strip() == "0":
+    if not settings.flag("DIP_MEMORY_CHECK"):
         return
     free = available_gb()
     need = estimate_gb(height, width, channels, precision)

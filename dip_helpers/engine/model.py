@@ -1,10 +1,10 @@
 """Deep Image Prior as a Keras model: ``theta* = argmin ||A f_theta(z + n) - y||^2``.
 
 :class:`DIP` wraps a generator network ``f`` (the skip network), a fixed input ``z``
-and an operator ``A``. Its ``train_step`` is one Adam step with fresh input noise ``n``
-of std ``reg_noise_std``; ``Model.fit`` drives it, one step per batch, so Keras
-callbacks see every step. The ``train_step`` below is TensorFlow's; JAX and PyTorch
-need their own few lines (:mod:`.backends`).
+and an operator ``A``, and computes the loss and the logs of a step. Its ``train_step``,
+one Adam step with fresh input noise ``n`` of std ``reg_noise_std``, is written once per
+framework, in :mod:`.backend` (TensorFlow's is the one notebook 05 reads). ``Model.fit``
+drives it, one step per batch, so Keras callbacks see every step.
 """
 
 from __future__ import annotations
@@ -13,8 +13,13 @@ import keras
 import numpy as np
 from keras import ops
 
-from ..metrics import psnr_tensor
 from .operators import Identity, Operator
+
+
+def psnr_tensor(x, y):
+    """PSNR in dB of two tensors with values in [0, 1], inside a training step (any Keras backend)."""
+    err = ops.mean(ops.square(ops.cast(x, "float32") - ops.cast(y, "float32")))
+    return (10.0 / np.log(10.0)) * ops.log(1.0 / ops.maximum(err, 1e-12))
 
 
 def network_input(height: int, width: int, channels: int = 32, kind: str = "noise", scale: float = 0.1, seed: int = 0):
@@ -35,7 +40,8 @@ class DIP(keras.Model):
 
     Logs per step: ``loss``, ``psnr_measured`` (A(output) against the measurement) and, when
     ``truth`` is given, ``psnr_truth``. The latest output is kept in ``self.last_output``
-    (read it with :meth:`current_output`).
+    (read it with :meth:`current_output`). The framework's subclass (``backend.get().model_class``)
+    adds the ``train_step``.
     """
 
     def __init__(
@@ -82,26 +88,19 @@ class DIP(keras.Model):
             logs["psnr_truth"] = psnr_tensor(out, self.truth)
         return loss, logs
 
-    def train_step(self, data):
-        import tensorflow as tf
-
-        z = self.z
-        if self.reg_noise_std > 0:
-            z = z + self.input_noise(z.shape)
-        variables = self.net.trainable_variables
-        with tf.GradientTape() as tape:
-            out = self(z, training=True)
-            loss, logs = self.loss_and_logs(out)
-        grads = tape.gradient(loss, variables)
-        # the fast network's biases before batch norm get no gradient (None): leave them out
-        grads, variables = zip(*[(g, v) for g, v in zip(grads, variables) if g is not None])
-        self.optimizer.apply(grads, variables)
-        self.last_output.assign(out)
-        return logs
+    def train_step(self, *args):
+        raise NotImplementedError(
+            "DIP is the part every framework shares: build the model with build_dip(), which picks the framework's "
+            "subclass (backend.get().model_class()), the one with a train_step"
+        )
 
     def current_output(self) -> np.ndarray:
         """The output of the latest step, as an (H, W, C) array."""
         return ops.convert_to_numpy(self.last_output)[0]
+
+    def sync_variables(self) -> None:
+        """Write the newest state into the model's variables, where a framework keeps it apart during ``fit``
+        (JAX does); a no-op elsewhere."""
 
     def generate(self) -> np.ndarray:
         """The output for the plain input ``z`` (no added noise), as an (H, W, C) array."""

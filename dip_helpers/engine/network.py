@@ -8,13 +8,14 @@ one. Every convolution is followed by batch norm and LeakyReLU(0.2); a 1x1
 convolution and a sigmoid make the output image.
 
 The paper's denoising network is ``skip_network()`` with its defaults. It runs on
-every Keras backend (TensorFlow, JAX, PyTorch); :mod:`.tf_fast` builds the same
-function with faster TensorFlow pieces.
+every Keras backend (TensorFlow, JAX, PyTorch); :mod:`.backend.tensorflow` builds the
+same function with faster TensorFlow pieces.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 
 import keras
 import numpy as np
@@ -33,7 +34,7 @@ class ReflectionPad(layers.Layer):
         return ops.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="reflect")
 
     def compute_output_shape(self, shape):
-        grow = lambda n: None if n is None else n + 2 * self.pad  # noqa: E731
+        grow = lambda n: None if n is None else n + 2 * self.pad
         return (shape[0], grow(shape[1]), grow(shape[2]), shape[3])
 
     def get_config(self):
@@ -167,41 +168,41 @@ def check_options(pad, upsample, downsample, input_channels, output_channels) ->
         raise ValueError("output_channels must be 1 or 3 and input_channels at least 1")
 
 
-def skip_network(
-    input_channels: int = 32,
-    output_channels: int = 3,
-    channels_down=(128,) * 5,
-    channels_up=(128,) * 5,
-    channels_skip=(4,) * 5,
-    filter_size_down: int = 3,
-    filter_size_up: int = 3,
-    filter_skip_size: int = 1,
-    pad: str = "reflection",
-    upsample: str = "bilinear",
-    downsample: str = "stride",
-    need_sigmoid: bool = True,
-    need_bias: bool = True,
-    need1x1_up: bool = True,
-    batch_norm: bool = True,
-    dtype=None,
-    seed: int = 0,
-    name: str = "skip",
-    blocks=None,
-) -> keras.Model:
+#: the authors' argument names, kept for one release: old name -> new name
+DEPRECATED = {"channels_skip": "skip_channels", "need_sigmoid": "sigmoid", "need_bias": "bias",
+              "need1x1_up": "conv_1x1_up"}  # fmt: skip
+
+
+def skip_network(input_channels: int = 32, output_channels: int = 3, channels_down=(128,) * 5, channels_up=(128,) * 5,
+                 skip_channels=(4,) * 5, filter_size_down: int = 3, filter_size_up: int = 3, filter_skip_size: int = 1,
+                 pad: str = "reflection", upsample: str = "bilinear", downsample: str = "stride", sigmoid: bool = True,
+                 bias: bool = True, conv_1x1_up: bool = True, batch_norm: bool = True, dtype=None, seed: int = 0,
+                 name: str = "skip", blocks=None, **deprecated) -> keras.Model:  # fmt: skip
     """Build the skip network; any input height and width that are multiples of ``2**scales``.
 
-    ``channels_*`` give one number per scale (their common length is the number of
-    scales); a skip count of 0 removes that skip connection. ``dtype="mixed_bfloat16"``
-    computes the hidden layers in bfloat16 (the output layer stays float32). ``seed``
-    fixes the starting weights, the same on every backend. ``blocks``: the two builders
-    ``(conv_block, join)``, this module's by default (:mod:`.tf_fast` passes its own).
+    ``channels_down``, ``channels_up`` and ``skip_channels`` give one number per scale (their
+    common length is the number of scales); a skip count of 0 removes that skip connection.
+    ``sigmoid``: a sigmoid on the output; ``bias``: biases in the convolutions; ``conv_1x1_up``:
+    a 1x1 convolution after each join; ``batch_norm``: batch norm after each convolution.
+    ``dtype="mixed_bfloat16"`` computes the hidden layers in bfloat16 (the output layer stays
+    float32). ``seed`` fixes the starting weights, the same on every backend. ``blocks``: the two
+    builders ``(conv_block, join)``, this module's by default (the TensorFlow backend passes its own).
+    The authors' names ``channels_skip``, ``need_sigmoid``, ``need_bias`` and ``need1x1_up`` still work
+    for one release, with a DeprecationWarning.
     """
+    options = {"skip_channels": skip_channels, "sigmoid": sigmoid, "bias": bias, "conv_1x1_up": conv_1x1_up}
+    for old, value in deprecated.items():
+        if old not in DEPRECATED:
+            raise TypeError(f"skip_network() got an unexpected keyword argument {old!r}")
+        warnings.warn(f"skip_network({old}=...) is now {DEPRECATED[old]}=...", DeprecationWarning, stacklevel=2)
+        options[DEPRECATED[old]] = value
+    skip_channels, sigmoid, bias, conv_1x1_up = options.values()
     block, join_up = blocks or (conv_block, join)
     n = len(channels_down)
-    up, skip = per_scale(channels_up, n, "channels_up"), per_scale(channels_skip, n, "channels_skip")
+    up, skip = per_scale(channels_up, n, "channels_up"), per_scale(skip_channels, n, "skip_channels")
     check_options(pad, upsample, downsample, input_channels, output_channels)
     seeds = _Seeds(seed)
-    common = dict(pad=pad, bias=need_bias, bn=batch_norm, dtype=dtype, seeds=seeds)
+    common = dict(pad=pad, bias=bias, bn=batch_norm, dtype=dtype, seeds=seeds)
 
     def level(x, i):
         """Scale i: returns the feature map at the same size as x."""
@@ -214,15 +215,13 @@ def skip_network(
         deeper = layers.UpSampling2D(2, interpolation=upsample, name=f"up{i}_resize", dtype=dtype)(deeper)
         s = block(x, skip[i], filter_skip_size, name=f"skip{i}", **common) if skip[i] else None
         y = join_up(s, deeper, up[i], filter_size_up, i, **common)
-        if need1x1_up:
+        if conv_1x1_up:
             y = block(y, up[i], 1, name=f"up{i}_b", **common)
         return y
 
     z = keras.Input((None, None, input_channels), name="z")
-    out = block(
-        level(z, 0), output_channels, 1, pad=pad, bias=need_bias, bn=False, act=False, name="to_image", seeds=seeds
-    )
-    if need_sigmoid:
+    out = block(level(z, 0), output_channels, 1, pad=pad, bias=bias, bn=False, act=False, name="to_image", seeds=seeds)
+    if sigmoid:
         out = layers.Activation("sigmoid", name="sigmoid")(out)
     return keras.Model(z, out, name=name)
 

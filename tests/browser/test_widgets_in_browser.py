@@ -20,8 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from dip_helpers import settings
+
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("DIP_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = settings.get("DIP_CHROMIUM")
 ARTIFACTS = ROOT / "build" / "test-artifacts" / "browser"
 NOTEBOOKS = [
     "00_images_noise_psnr.ipynb",

@@ -1,4 +1,4 @@
-"""TensorFlow's fast paths (dip_helpers.engine.tf_fast), each against the stock computation."""
+"""TensorFlow's fast paths (dip_helpers.engine.backend.tensorflow), each against the stock computation."""
 
 import keras
 import numpy as np
@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from dip_helpers.engine import DIPConfig, count_trainable, skip_network
 from dip_helpers.engine.fit import build_network
-from dip_helpers.engine.tf_fast import fast_skip_network
+from dip_helpers.engine.backend.tensorflow import fast_skip_network
 
 assert keras.backend.backend() == "tensorflow", "these tests are for the TensorFlow backend"
 
@@ -29,7 +29,7 @@ def test_fast_network_is_the_stock_function_with_the_same_parameters():
 
 def test_fused_batch_norm_matches_keras():
 
-    from dip_helpers.engine.tf_fast import BatchNorm
+    from dip_helpers.engine.backend.tensorflow import BatchNorm
 
     x = np.random.default_rng(0).normal(2, 3, (1, 12, 10, 5)).astype(np.float32)
     ours, ref = BatchNorm(), keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5)
@@ -44,7 +44,7 @@ def test_fused_batch_norm_matches_keras():
 def test_concat_conv_equals_concatenate_batch_norm_conv():
     """The split computation is the plain one: concatenate, batch norm, reflection pad, one convolution."""
 
-    from dip_helpers.engine.tf_fast import concat_conv
+    from dip_helpers.engine.backend.tensorflow import concat_conv
 
     rng = np.random.default_rng(1)
     s_in, d_in = keras.Input((None, None, 3)), keras.Input((None, None, 8))
@@ -84,7 +84,7 @@ def test_biases_before_batch_norm_cannot_change_the_output_and_get_no_gradient()
 
 @pytest.mark.parametrize("p", [1, 2])
 def test_reflect_pad_matches_mirror_pad_forward_and_backward(p):
-    from dip_helpers.engine.tf_fast import reflect_pad
+    from dip_helpers.engine.backend.tensorflow import reflect_pad
 
     x = tf.constant(np.random.default_rng(p).normal(size=(2, 7, 9, 3)).astype(np.float32))
     w = tf.constant(np.random.default_rng(5).normal(size=(2, 7 + 2 * p, 9 + 2 * p, 3)).astype(np.float32))
@@ -101,7 +101,7 @@ def test_reflect_pad_matches_mirror_pad_forward_and_backward(p):
 def test_box_muller_noise_is_standard_normal():
     from scipy import stats
 
-    from dip_helpers.engine.tf_fast import normal_noise
+    from dip_helpers.engine.backend.tensorflow import normal_noise
 
     gen = tf.random.Generator.from_seed(3)
     x = normal_noise(gen, (1, 501, 999, 2), 0.5).numpy()  # an odd count of values
@@ -114,14 +114,14 @@ def test_box_muller_noise_is_standard_normal():
 
 @pytest.mark.parametrize("fused", [True, False], ids=["fused-kernel", "fallback-to-keras"])
 def test_fused_adam_matches_keras_adam(fused, monkeypatch):
-    from dip_helpers.engine import tf_fast
+    from dip_helpers.engine.backend import tensorflow as tf_fast
 
     if not fused:  # a Keras version without the private slots FusedAdam reads
         monkeypatch.setattr(tf_fast, "_has_fused_path", lambda optimizer: False)
     calls = []
     monkeypatch.setattr(tf.raw_ops, "ResourceApplyAdam", lambda **kw: calls.append(1) or _apply_adam(**kw))
 
-    from dip_helpers.engine.tf_fast import FusedAdam
+    from dip_helpers.engine.backend.tensorflow import FusedAdam
 
     z = np.random.default_rng(0).random((1, 16, 16, 8)).astype(np.float32)
     runs = []

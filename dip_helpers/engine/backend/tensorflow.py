@@ -1,9 +1,9 @@
-"""TensorFlow fast paths for the DIP engine: the same functions as the stock code, faster on CPU.
+"""The engine on TensorFlow: the training step notebook 05 reads, and the fast twin of the network and optimiser.
 
-Swapped in only under the TensorFlow backend (``fast=True``, the default of :func:`build_dip
-<dip_helpers.engine.fit.build_dip>`), the way Keras swaps in backend-specific optimizers. The
-course's readable code is :mod:`.network` and :mod:`.model`; each piece here is tested against
-it. What each one saves is measured in ``benchmarks/README.md``.
+:class:`TensorFlowDIP` holds the step written with ``GradientTape``. The fast twin computes the same
+functions as the stock code (:mod:`..network`, :mod:`..model`) with faster TensorFlow kernels on CPUs;
+it is used by default (``DIPConfig.fast``), the way Keras swaps in backend-specific optimizers, and each
+piece is tested against the stock computation. What each one saves is measured in ``benchmarks/README.md``.
 
 - :class:`BatchNorm`: TensorFlow's fused batch-norm kernel (one pass for mean, variance, scaling).
 - :func:`concat_conv`: ``conv(batch_norm(concatenate([skip, deeper])))`` as the sum of two
@@ -13,6 +13,8 @@ it. What each one saves is measured in ``benchmarks/README.md``.
 - :func:`reflect_pad`: reflection padding by concatenation, with MirrorPad's gradient.
 - :class:`FusedAdam`: Keras' Adam with one ``ResourceApplyAdam`` kernel per variable.
 - :func:`normal_noise`: the input noise by the Box-Muller transform from one uniform draw.
+
+The rest is the interface every backend module gives (see :mod:`dip_helpers.engine.backend`).
 """
 
 from __future__ import annotations
@@ -24,9 +26,12 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from .model import DIP
-from . import network
-from .network import skip_network
+from .. import network
+from ..model import DIP
+from ..network import skip_network
+
+#: this backend has a fast twin of the network and the optimiser
+FAST = True
 
 
 def reflect_pad(x, p: int):
@@ -45,18 +50,11 @@ def reflect_pad(x, p: int):
     return pad(x)
 
 
-class ReflectionPad(layers.Layer):
-    """:class:`.network.ReflectionPad` by :func:`reflect_pad`."""
-
-    def __init__(self, pad: int, **kwargs):
-        super().__init__(**kwargs)
-        self.pad = pad
+class ReflectionPad(network.ReflectionPad):
+    """:class:`..network.ReflectionPad` by :func:`reflect_pad`."""
 
     def call(self, x):
         return reflect_pad(x, self.pad)
-
-    def get_config(self):
-        return {**super().get_config(), "pad": self.pad}
 
 
 class BatchNorm(layers.Layer):
@@ -131,7 +129,7 @@ def conv(
     norm_follows: bool = False,
     seeds=None,
 ):
-    """:func:`.network.conv` with the fast padding; ``norm_follows``: batch norm comes next (:class:`ConvBeforeNorm`)."""
+    """``network.conv`` with the fast padding; ``norm_follows``: batch norm comes next (:class:`ConvBeforeNorm`)."""
     return network.conv(
         x,
         filters,
@@ -219,7 +217,7 @@ def concat_conv(
 
 
 def join(skip, deeper, filters: int, size: int, i: int, pad="reflection", bias=True, bn=True, dtype=None, seeds=None):
-    """:func:`.network.join` with :func:`concat_conv` (no concatenation) and :class:`BatchNorm`."""
+    """``network.join`` with :func:`concat_conv` (no concatenation) and :class:`BatchNorm`."""
     if skip is None:
         y = conv(
             bn_act(deeper, bn, False, f"concat{i}"),
@@ -240,12 +238,12 @@ def join(skip, deeper, filters: int, size: int, i: int, pad="reflection", bias=T
 
 
 def fast_skip_network(*args, name: str = "skip_fast", **kwargs) -> keras.Model:
-    """:func:`.network.skip_network` built from the pieces above: the same arguments, the same function."""
+    """``network.skip_network`` built from the pieces above: the same arguments, the same function."""
     return skip_network(*args, name=name, blocks=(conv_block, join), **kwargs)
 
 
 def copy_stock_weights(stock: keras.Model, fast: keras.Model) -> keras.Model:
-    """Give ``fast`` (from :func:`fast_skip_network`) the weights of ``stock`` (from :func:`.network.skip_network`).
+    """Give ``fast`` (from :func:`fast_skip_network`) the weights of ``stock`` (from ``network.skip_network``).
 
     Layers with the same name get the same weights. A concatenation's batch norm (``concat{i}_bn``)
     and the convolution after it (``up{i}_a``) exist twice in ``fast``: the part that reads the
@@ -315,9 +313,28 @@ class FusedAdam(keras.optimizers.Adam):
         )
 
 
-class FastDIP(DIP):
-    """:class:`.model.DIP` with the input noise by :func:`normal_noise`; the network and optimiser come from
-    :func:`fast_skip_network` and :class:`FusedAdam` (see ``build_dip``)."""
+class TensorFlowDIP(DIP):
+    """:class:`..model.DIP` with its training step in TensorFlow: the step notebook 05 reads."""
+
+    def train_step(self, data):
+        z = self.z
+        if self.reg_noise_std > 0:
+            z = z + self.input_noise(z.shape)
+        variables = self.net.trainable_variables
+        with tf.GradientTape() as tape:
+            out = self(z, training=True)
+            loss, logs = self.loss_and_logs(out)
+        grads = tape.gradient(loss, variables)
+        # the fast network's biases before batch norm get no gradient (None): leave them out
+        grads, variables = zip(*[(g, v) for g, v in zip(grads, variables) if g is not None])
+        self.optimizer.apply(grads, variables)
+        self.last_output.assign(out)
+        return logs
+
+
+class FastDIP(TensorFlowDIP):
+    """:class:`TensorFlowDIP` with the input noise by :func:`normal_noise`; the network and optimiser come from
+    :func:`fast_skip_network` and :class:`FusedAdam` (see :func:`build_network` and :func:`build_optimizer`)."""
 
     def __init__(self, *args, seed: int = 0, **kwargs):
         super().__init__(*args, seed=seed, **kwargs)
@@ -325,3 +342,96 @@ class FastDIP(DIP):
 
     def input_noise(self, shape):
         return normal_noise(self.noise_gen, shape, self.reg_noise_std)
+
+
+def model_class(fast: bool = True) -> type:
+    """:class:`FastDIP` (``fast``) or :class:`TensorFlowDIP`."""
+    return FastDIP if fast else TensorFlowDIP
+
+
+def build_network(kwargs: dict, fast: bool = True) -> keras.Model:
+    """``skip_network(**kwargs)``; with ``fast``, its fast twin given the same weights."""
+    stock = skip_network(**kwargs)
+    return copy_stock_weights(stock, fast_skip_network(**kwargs)) if fast else stock
+
+
+def build_optimizer(lr: float, fast: bool = True) -> keras.optimizers.Optimizer:
+    """Adam: :class:`FusedAdam` (``fast``) or Keras' own."""
+    return FusedAdam(lr) if fast else keras.optimizers.Adam(lr)
+
+
+def jit_compile(requested: bool) -> bool:
+    """TensorFlow compiles the step with XLA only when asked (it is slower on CPUs)."""
+    return bool(requested)
+
+
+def has_gpu() -> bool:
+    """Whether TensorFlow lists a GPU."""
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def gpu() -> dict | None:
+    """The first GPU's name and peak memory (TensorFlow does not say how much is free); None without one."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return None
+    name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", gpus[0].name)
+    return {"name": name, "free_gb": None, "peak_mb": tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20}
+
+
+def onednn_enabled() -> bool:
+    """Whether this process's TensorFlow runs oneDNN's CPU kernels (TensorFlow reads the choice when it loads)."""
+    from tensorflow.python.util import _pywrap_util_port
+
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
+def step_function(model):
+    """One training step of a compiled ``model``, as a function of no arguments that returns the loss."""
+    model.make_train_function()
+    data = iter(tf.data.Dataset.from_tensors(0.0).repeat())
+    return lambda: model.train_function(data)["loss"]
+
+
+def conv_step(x0: np.ndarray, w0: np.ndarray, dtype: str = "float32"):
+    """One 3x3 convolution of the NHWC ``x0`` by the HWIO ``w0`` ("same" padding) with both gradients, in
+    ``dtype``, as a function of no arguments."""
+    x, w = tf.constant(x0, dtype), tf.Variable(tf.constant(w0, dtype))
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.nn.conv2d(x, w, 1, "SAME")
+            loss = tf.reduce_sum(y * y)
+        gx, gw = tape.gradient(loss, [x, w])
+        return tf.cast(tf.reduce_sum(gx) + tf.reduce_sum(gw), tf.float32)
+
+    return step
+
+
+def gradient(fn, x) -> np.ndarray:
+    """d fn(x) / dx of a scalar function of one array, by ``GradientTape``."""
+    t = tf.Variable(np.asarray(x, np.float32))
+    with tf.GradientTape() as tape:
+        loss = fn(t)
+    return tape.gradient(loss, t).numpy()
+
+
+class SummaryWriter:
+    """TensorBoard scalars and images in ``log_dir`` by TensorFlow's event writer."""
+
+    def __init__(self, log_dir):
+        self._writer = tf.summary.create_file_writer(str(log_dir))
+
+    def scalar(self, tag: str, value: float, step: int) -> None:
+        with self._writer.as_default(step=step):
+            tf.summary.scalar(tag, float(value))
+
+    def image(self, tag: str, image: np.ndarray, step: int) -> None:
+        with self._writer.as_default(step=step):
+            tf.summary.image(tag, image[None])
+
+    def close(self) -> None:
+        self._writer.flush()
+        self._writer.close()

@@ -1,0 +1,100 @@
+"""What a DIP run leaves, free of Keras: :class:`DIPResult`, and the per-step curves as CSV."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def write_history_csv(history: dict, path) -> Path:
+    """Write per-step metrics ``{name: sequence}`` as ``step,<name>...`` rows (step counted from 1)."""
+    path, keys = Path(path), sorted(history)
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["step", *keys])
+        for i in range(len(history[keys[0]]) if keys else 0):
+            w.writerow([i + 1, *(f"{history[k][i]:.6g}" for k in keys)])
+    return path
+
+
+@dataclasses.dataclass
+class DIPResult:
+    """What a run leaves: images, curves, snapshots, the early-stopping choice and timing."""
+
+    output: np.ndarray
+    average: np.ndarray
+    history: dict
+    snapshots: dict
+    es_step: int | None
+    es_output: np.ndarray | None
+    seconds: float
+    config: dict
+    notes: list = dataclasses.field(default_factory=list)
+    best_step: int | None = None
+    best_output: np.ndarray | None = None
+
+    def summary(self) -> dict:
+        """Headline numbers: last / average / peak PSNR to the truth (if known), ES step, seconds."""
+        h = self.history
+        out = {"steps": int(len(h.get("loss", []))), "es_step": self.es_step, "seconds": round(self.seconds, 2)}
+        if "psnr_truth" in h and len(h["psnr_truth"]):
+            t = np.asarray(h["psnr_truth"])
+            out.update(psnr_last=float(t[-1]), psnr_peak=float(t.max()), peak_step=int(t.argmax()) + 1)
+            if "psnr_ema" in h:
+                out["psnr_ema_last"] = float(np.asarray(h["psnr_ema"])[-1])
+            if self.es_step is not None:
+                out["psnr_es"] = float(t[self.es_step - 1])
+        return out
+
+    def to_csv(self, path) -> Path:
+        """Write the per-step curves as ``step,<metric>...`` rows (step counted from 1)."""
+        return write_history_csv(self.history, path)
+
+    def save(self, path) -> Path:
+        """Write the result to one ``.npz`` file."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        empty = np.zeros(0)
+        arrays = {
+            "output": self.output,
+            "average": self.average,
+            "es_output": self.es_output if self.es_output is not None else empty,
+            "best_output": self.best_output if self.best_output is not None else empty,
+        }
+        arrays.update({f"history_{k}": np.asarray(v) for k, v in self.history.items()})
+        arrays.update({f"snapshot_{k}": v for k, v in self.snapshots.items()})
+        meta = {
+            "es_step": self.es_step,
+            "seconds": self.seconds,
+            "config": self.config,
+            "notes": self.notes,
+            "best_step": self.best_step,
+        }
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez_compressed(tmp, meta=np.array(json.dumps(meta)), **arrays)
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path) -> "DIPResult":
+        """Read a result written by :meth:`save`."""
+        with np.load(path) as f:
+            meta = json.loads(str(f["meta"]))
+            es, best = f["es_output"], f["best_output"]
+            return cls(
+                output=f["output"],
+                average=f["average"],
+                history={k[8:]: f[k] for k in f.files if k.startswith("history_")},
+                snapshots=dict(sorted((int(k[9:]), f[k]) for k in f.files if k.startswith("snapshot_"))),
+                es_step=meta["es_step"],
+                es_output=es if es.size else None,
+                seconds=meta["seconds"],
+                config=meta["config"],
+                notes=meta["notes"],
+                best_step=meta["best_step"],
+                best_output=best if best.size else None,
+            )
