@@ -122,8 +122,23 @@ def build_slides(out: Path, profile: str = "cpu", notebooks=None, reveal_prefix:
         if reveal_prefix:
             cmd.append(f"--SlidesExporter.reveal_url_prefix={reveal_prefix}")
         subprocess.run(cmd, check=True, env=_kernel_env(profile), cwd=path.parent)
-        decks.append(out / f"{path.stem}.slides.html")
+        deck = out / f"{path.stem}.slides.html"
+        deck.write_text(wrap_long_lines(deck.read_text(encoding="utf-8")), encoding="utf-8")
+        decks.append(deck)
     return decks
+
+
+#: code and printed output wrap at the slide's right edge instead of running past it
+SLIDE_CSS = (
+    "<style>.reveal pre, .reveal pre code { white-space: pre-wrap !important; overflow-wrap: anywhere; }</style>"
+)
+
+
+def wrap_long_lines(html: str) -> str:
+    """A deck's HTML with :data:`SLIDE_CSS` at the end of its head (once)."""
+    if SLIDE_CSS in html:
+        return html
+    return html.replace("</head>", f"{SLIDE_CSS}\n</head>", 1)
 
 
 LINK = re.compile(r"\]\((?!https?:|#)([^)\s]+)\)")

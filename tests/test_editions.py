@@ -111,6 +111,8 @@ def test_a_slide_deck_holds_the_sections_and_a_figure(tmp_path):
     assert html.count("<section") >= len(sections) + 1
     assert "data:image/png;base64" in html  # a matplotlib figure, so the kernel used its inline backend
     assert "Colab only" not in html and "describe()" not in html  # skipped cells
+    head = html.split("</head>", 1)[0]
+    assert html.count(editions.SLIDE_CSS) == 1 and editions.SLIDE_CSS in head  # long code lines wrap on the slide
 
 
 def test_the_book_builds_with_figures_a_table_of_contents_and_the_lecture_plan(tmp_path):

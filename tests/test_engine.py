@@ -1,5 +1,6 @@
 """The DIP engine: skip network, operators, model, callbacks, cache, CLI, benchmark."""
 
+import dataclasses
 import io
 import json
 import os
@@ -552,6 +553,17 @@ class _Poison(keras.callbacks.Callback):
             self.model.sync_variables()
             v = self.model.net.trainable_variables[0]
             v.assign(np.full(v.shape, self.value, np.float32))
+
+
+def test_the_divergence_guard_can_be_turned_off_and_the_cache_tells_the_runs_apart(noisy_pair, tmp_path):
+    from dip_helpers.engine.fit import cache_path
+
+    x, y = noisy_pair
+    cfg = DIPConfig(steps=8, reg_noise_std=0.0, divergence_guard=False, **TINY)
+    res = fit_dip(y, None, cfg, truth=x, callbacks=[_Poison(5)], verbose=False)
+    assert res.notes == [] and not np.isfinite(res.history["loss"][5:]).any()  # nothing undid the blow-up
+    on = dataclasses.replace(cfg, divergence_guard=True)
+    assert cache_path(tmp_path, cfg, y, Identity(), x) != cache_path(tmp_path, on, y, Identity(), x)
 
 
 def test_divergence_guard_rescues_a_real_run(noisy_pair):

@@ -33,6 +33,7 @@ class DIPConfig:
     snapshot_every: int = 100
     jit_compile: bool = False
     precision: str = "float32"
+    divergence_guard: bool = True  # DivergenceGuard: undo a blow-up (a NaN, or a 5 dB drop) and halve the rate
     fast: bool = True  # the backend's fast twin of the network and optimiser, where it has one (TensorFlow)
 
     def validate(self) -> "DIPConfig":

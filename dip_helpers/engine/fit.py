@@ -115,9 +115,9 @@ def fit_dip(measurement, operator: Operator | None = None, config: DIPConfig | N
     average = cb.OutputAverage(config.ema)
     es = cb.EarlyStoppingWMV(config.es_window, config.es_patience, stop=config.early_stop)
     snaps = cb.Snapshots(config.snapshot_every)
-    guard = cb.DivergenceGuard()
+    guard = cb.DivergenceGuard() if config.divergence_guard else None
     best = cb.BestOutput()
-    cbs = [average, es, guard, snaps, best]
+    cbs = [c for c in (average, es, guard, snaps, best) if c is not None]
     if log_dir:
         cbs.append(cb.TensorBoardLogger(log_dir, image_every=config.snapshot_every, average=average))
     cbs.append(history)
@@ -154,7 +154,7 @@ def fit_dip(measurement, operator: Operator | None = None, config: DIPConfig | N
         es_output=es.best_image,
         seconds=seconds,
         config=dataclasses.asdict(config),
-        notes=guard.events,
+        notes=guard.events if guard else [],
         best_step=best.step,
         best_output=best.image,
     )
