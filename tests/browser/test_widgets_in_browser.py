@@ -334,3 +334,27 @@ def test_05_live_view_and_step_slider(browser, lab):
     _redraws(nb, 'label="step"', _move_slider, "step-slider")
     nb.check_widgets()
     nb.page.close()
+
+
+def test_slides_wrap_long_code_lines_at_the_slide_width(browser, tmp_path):
+    """Notebook 05's deck at reveal.js's 960-pixel slide width: no code or output block runs past its right edge
+    (without the deck's wrapping rule, many do)."""
+    from course_tools import editions
+
+    (deck,) = editions.build_slides(tmp_path / "slides", "ci", [ROOT / "notebooks" / "05_dip_denoising.ipynb"])
+    html = deck.read_text(encoding="utf-8")
+    unwrapped = tmp_path / "unwrapped.html"
+    unwrapped.write_text(html.replace(editions.SLIDE_CSS, ""), encoding="utf-8")
+    overflowing = {}
+    for path in (deck, unwrapped):
+        page = browser.new_page(viewport={"width": 960, "height": 700})
+        page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort())  # no CDN
+        page.goto(path.as_uri())
+        overflowing[path] = page.evaluate(
+            "() => { const pres = [...document.querySelectorAll('.reveal pre')];"
+            " return [pres.length, pres.filter(p => p.scrollWidth > p.clientWidth + 1).length]; }"
+        )
+        page.close()
+    (blocks, wrapped_over), (_, unwrapped_over) = overflowing[deck], overflowing[unwrapped]
+    assert blocks > 10 and wrapped_over == 0, overflowing
+    assert unwrapped_over > 0, overflowing  # the check can see an overflow
