@@ -29,7 +29,7 @@ from .images import (
 )
 from . import metrics
 from .metrics import mse, psnr, psnr_y, ssim
-from .plotting import plot_noisy, plot_skip_network, show_images
+from .plotting import plot_dip_loop, plot_noisy, plot_skip_network, show_images
 from .profiles import Profile, get_profile, set_profile
 from .widgets import choice_view, noise_slider, slider_view
 
@@ -69,6 +69,7 @@ __all__ = [
     "load_image",
     "mse",
     "noise_slider",
+    "plot_dip_loop",
     "plot_noisy",
     "plot_skip_network",
     "psnr",

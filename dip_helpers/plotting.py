@@ -131,3 +131,48 @@ def plot_skip_network(model, size=(512, 512)):
     ax.set_title(f"{model.name}: {n} scales, every convolution followed by batch norm and LeakyReLU(0.2)", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def describe_operator(operator) -> str:
+    """``A`` in words, from the operator's own settings (``config()``): which one, and for which task."""
+    if operator is None:
+        return "A = identity\n(denoising)"
+    config = operator.config()
+    if config["name"] == "identity":
+        return "A = identity\n(denoising)"
+    if config["name"] == "mask":
+        return f"A = mask: keeps {float(np.mean(operator.mask)):.0%}\nof the pixels (inpainting)"
+    if config["name"] == "downsampler":
+        return f"A = ×{config['factor']} {config['kernel']}\ndownsampling (super-res.)"
+    return f"A = {config['name']}"
+
+
+def plot_dip_loop(operator=None):
+    """Deep Image Prior as one diagram: the fixed input ``z``, the network ``f_theta``, its output, the operator
+    ``A`` (described by :func:`describe_operator`), the loss against the measurement ``y``, and the gradient that
+    updates ``theta``. Returns the figure."""
+    fig, ax = plt.subplots(figsize=(12, 2.8))
+    box = dict(boxstyle="round,pad=0.4", fc="#e8f0fb", ec="#4a6fa5")
+    arrow = dict(arrowstyle="->", color="#555", lw=1.3)
+    row = [
+        (0.0, 1.25, "z\nfixed noise, drawn once\n(+ fresh noise n each step)"),
+        (3.0, 1.25, "f_θ\nthe untrained skip network\n(weights θ)"),
+        (5.8, 0.85, "x = f_θ(z + n)\nthe output image"),
+        (8.4, 1.2, describe_operator(operator)),
+        (11.1, 1.05, "loss = mean((A x − y)²)"),
+    ]  # centre, half the box's width (for the arrows), text
+    for x, _, text in row:
+        ax.text(x, 0, text, ha="center", va="center", fontsize=9, bbox=box)
+    for (x0, w0, _), (x1, w1, _) in zip(row, row[1:]):
+        ax.annotate("", (x1 - w1 - 0.1, 0), (x0 + w0 + 0.1, 0), arrowprops=arrow)
+    ax.text(11.1, -1.3, "y: the measurement\n(noisy, masked or small)", ha="center", va="center", fontsize=9,
+            bbox=dict(box, fc="#fbf0e8", ec="#a56f4a"))  # fmt: skip
+    ax.annotate("", (11.1, -0.3), (11.1, -0.95), arrowprops=arrow)
+    ax.annotate("", (3.0, -0.5), (10.2, -0.3), arrowprops=dict(arrow, color="#a56f4a", ls="--",
+                connectionstyle="arc3,rad=-0.25"))  # fmt: skip
+    ax.text(6.6, -1.3, "gradient of the loss: one Adam step updates θ", ha="center", fontsize=9, color="#a56f4a")
+    ax.set_xlim(-1.5, 12.5)
+    ax.set_ylim(-1.8, 0.6)
+    ax.axis("off")
+    fig.tight_layout()
+    return fig

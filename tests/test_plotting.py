@@ -25,3 +25,24 @@ def test_diagram_follows_the_knobs():
     assert "deepest: 8×8, 32 ch" in texts and "image: 64×64, 1 ch" in texts
     assert "skip: 1×1 conv, 4 ch" in texts and "no skip" in texts and "skip: 1×1 conv, 2 ch" in texts
     assert "concat 2 + 32 ch" in texts and "concat 4 + 20 ch" in texts and texts.count("(nearest)") == 3
+
+
+def test_the_dip_loop_names_each_part_and_the_operator_it_is_given():
+    import numpy as np
+
+    for operator, words in [
+        (None, "A = identity\n(denoising)"),
+        (dh.Identity(), "A = identity\n(denoising)"),
+        (dh.Mask(np.tile([[1.0, 0.0, 0.0, 0.0]], (4, 1))), "keeps 25%"),
+        (dh.Downsampler(4, "lanczos2"), "A = ×4 lanczos2"),
+        (dh.Downsampler(2, "box"), "A = ×2 box"),
+    ]:
+        fig = dh.plot_dip_loop(operator)
+        texts = " | ".join(_texts(fig))
+        assert words in texts, (operator, texts)
+        for part in ("z\nfixed noise", "f_θ", "x = f_θ(z + n)", "loss = mean((A x − y)²)", "y: the measurement"):
+            assert part in texts
+        from matplotlib.text import Annotation
+
+        arrows = [t for t in fig.axes[0].texts if isinstance(t, Annotation)]
+        assert len(fig.axes[0].texts) - len(arrows) == 7 and len(arrows) == 6 and "updates θ" in texts
