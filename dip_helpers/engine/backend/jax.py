@@ -5,11 +5,12 @@ train_step in JAX"), doing exactly what TensorFlow's does; the interface every b
 from __future__ import annotations
 
 import jax
-import keras
 import numpy as np
 
 from ..model import DIP
-from ..network import skip_network
+from .stock import build_network as build_network  # the interface: the stock network
+from .stock import build_optimizer as build_optimizer
+from .stock import step_function as step_function
 
 #: no fast twin: the stock network and Keras' Adam
 FAST = False
@@ -59,16 +60,6 @@ def model_class(fast: bool = False) -> type:
     return JaxDIP
 
 
-def build_network(kwargs: dict, fast: bool = False) -> keras.Model:
-    """``skip_network(**kwargs)``."""
-    return skip_network(**kwargs)
-
-
-def build_optimizer(lr: float, fast: bool = False) -> keras.optimizers.Optimizer:
-    """Keras' Adam."""
-    return keras.optimizers.Adam(lr)
-
-
 def jit_compile(requested: bool) -> str:
     """JAX always compiles its step."""
     return "auto"
@@ -95,12 +86,6 @@ def gpu() -> dict | None:
         "free_gb": None if free is None else free / 1e9,
         "peak_mb": stats.get("peak_bytes_in_use", 0) / 2**20,
     }
-
-
-def step_function(model):
-    """One training step of a compiled ``model``, as a function of no arguments that returns the loss."""
-    x = np.zeros((1, 1), np.float32)
-    return lambda: model.train_on_batch(x, return_dict=True)["loss"]
 
 
 def conv_step(x0: np.ndarray, w0: np.ndarray, dtype: str = "float32"):

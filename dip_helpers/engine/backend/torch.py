@@ -3,12 +3,13 @@ interface every backend module gives (see :mod:`dip_helpers.engine.backend`)."""
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import torch
 
 from ..model import DIP
-from ..network import skip_network
+from .stock import build_network as build_network  # the interface: the stock network
+from .stock import build_optimizer as build_optimizer
+from .stock import step_function as step_function
 
 #: no fast twin: the stock network and Keras' Adam
 FAST = False
@@ -37,16 +38,6 @@ def model_class(fast: bool = False) -> type:
     return TorchDIP
 
 
-def build_network(kwargs: dict, fast: bool = False) -> keras.Model:
-    """``skip_network(**kwargs)``."""
-    return skip_network(**kwargs)
-
-
-def build_optimizer(lr: float, fast: bool = False) -> keras.optimizers.Optimizer:
-    """Keras' Adam."""
-    return keras.optimizers.Adam(lr)
-
-
 def jit_compile(requested: bool) -> str:
     """Keras decides (it does not compile PyTorch's step by default)."""
     return "auto"
@@ -66,12 +57,6 @@ def gpu() -> dict | None:
         "free_gb": torch.cuda.mem_get_info()[0] / 1e9,
         "peak_mb": torch.cuda.max_memory_allocated() / 2**20,
     }
-
-
-def step_function(model):
-    """One training step of a compiled ``model``, as a function of no arguments that returns the loss."""
-    x = np.zeros((1, 1), np.float32)
-    return lambda: model.train_on_batch(x, return_dict=True)["loss"]
 
 
 def conv_step(x0: np.ndarray, w0: np.ndarray, dtype: str = "float32"):
