@@ -31,6 +31,9 @@ def main(argv=None) -> int:
         action="store_true",
         help="under TensorFlow, time the stock network and Adam instead of the fast paths",
     )
+    p_bench.add_argument(
+        "--parts", action="store_true", help="TensorFlow: also the time of each part of the step, by its profiler"
+    )
     p_bench.add_argument("--json", action="store_true", help="print one JSON line")
     from .cli import add_run_arguments
 
@@ -46,7 +49,10 @@ def main(argv=None) -> int:
 
         if not (8 <= args.size <= 8192 and 1 <= args.channels <= 1024 and 1 <= args.steps <= 10000):
             parser.error("bench needs 8 <= --size <= 8192, 1 <= --channels <= 1024, 1 <= --steps <= 10000")
-        _report(bench(args.size, args.channels, args.steps, args.xla, args.precision, fast=not args.stock), args.json)
+        _report(
+            bench(args.size, args.channels, args.steps, args.xla, args.precision, not args.stock, args.parts),
+            args.json,
+        )
         return 0
     if args.command == "machine":
         from .engine.machine import summary
@@ -81,6 +87,11 @@ def _report(values: dict, as_json: bool) -> None:
         print(json.dumps(values))
         return
     for k, v in values.items():
+        if isinstance(v, dict):  # a table: one indented line per row
+            print(f"{k:>18}:")
+            for row, cells in v.items():
+                print(f"{'':>20}{row}: " + ", ".join(f"{c} {x}" for c, x in cells.items()))
+            continue
         print(f"{k:>18}: {', '.join(v) if isinstance(v, list) else v}")
 
 

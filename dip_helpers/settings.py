@@ -40,6 +40,11 @@ VARIABLES = {
         ),
         Variable("KERAS_BACKEND", "", "the framework: tensorflow, jax or torch (unset: TensorFlow if installed)"),
         Variable("TF_ENABLE_ONEDNN_OPTS", "", "TensorFlow: 1 or 0 forces its oneDNN CPU kernels on or off"),
+        Variable(
+            "TF_CPU_ALLOCATOR_USE_BFC",
+            "1",
+            "TensorFlow: 1 keeps freed tensor memory in a pool for the next tensors (the course sets it unless set)",
+        ),
         Variable("CI", "", "set (not 0/false/no): the ci profile, unless DIP_PROFILE says otherwise"),
     )
 }

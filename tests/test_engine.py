@@ -744,7 +744,7 @@ def test_cli_bad_arguments_leave_nothing(tmp_path):
 
 
 def test_conv_flops_counted_by_hand():
-    from dip_helpers.engine.bench import conv_flops
+    from dip_helpers.engine.bench import conv_flops, conv_flops_by_part
 
     net, size, forward, first = skip_network(), 256, 0.0, 0.0
     for i in range(5):
@@ -762,6 +762,9 @@ def test_conv_flops_counted_by_hand():
     assert conv_flops(net, size, size) == pytest.approx(forward, rel=1e-12)
     assert conv_flops(net, size, size, training=True) == pytest.approx(3 * forward - first, rel=1e-12)
     assert 115.0e9 < conv_flops(net, size, size, training=True) < 115.1e9
+    parts = conv_flops_by_part(net, size, size)
+    assert parts["forward"] == parts["kernel gradient"] == pytest.approx(forward, rel=1e-12)
+    assert parts["input gradient"] == pytest.approx(forward - first, rel=1e-12)
 
 
 def test_bench_json_line():
@@ -1033,6 +1036,39 @@ def test_a_run_too_large_for_the_memory_is_refused_with_advice(monkeypatch, nois
     assert build_dip(y, None, DIPConfig(steps=1, **TINY)).generate().shape == x.shape  # a small run still fits
     monkeypatch.setenv("DIP_MEMORY_CHECK", "0")
     memory.check_fits(4096, 4096, 128)  # the user asked to try anyway
+
+
+@pytest.mark.parametrize("onednn, advised", [(True, True), (None, True), (False, False)])
+def test_mixed_precision_is_advised_only_where_it_is_fast(monkeypatch, onednn, advised):
+    """Too little memory for float32, enough for bfloat16: bfloat16 is advised, except on TensorFlow's plain CPU
+    kernels, where it is many times slower."""
+    from dip_helpers.engine import backend, memory
+
+    free = 1.02 * memory.estimate_gb(512, 512, 128, "mixed_bfloat16") / 0.9
+    assert memory.estimate_gb(512, 512, 128) > 0.9 * free
+    monkeypatch.setattr(memory, "available_gb", lambda: (free, "of RAM is available"))
+    monkeypatch.setattr(backend, "has_gpu", lambda: False)
+    monkeypatch.setattr(backend, "onednn_enabled", lambda: onednn)
+    with pytest.raises(memory.RunTooLarge) as info:
+        memory.check_fits(512, 512, 128)
+    assert ("--precision mixed_bfloat16" in str(info.value)) is advised
+
+
+@pytest.mark.parametrize("onednn, gpu, warned", [(False, False, True), (True, False, False), (False, True, False)])
+def test_bfloat16_on_tensorflows_plain_cpu_kernels_is_warned_about(monkeypatch, onednn, gpu, warned):
+    import warnings
+
+    from dip_helpers.engine import backend
+    from dip_helpers.engine.fit import warn_if_slow_precision
+
+    monkeypatch.setattr(backend, "running", lambda: "tensorflow")
+    monkeypatch.setattr(backend, "has_gpu", lambda: gpu)
+    monkeypatch.setattr(backend, "onednn_enabled", lambda: onednn)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warn_if_slow_precision("mixed_bfloat16")
+        warn_if_slow_precision("float32")
+    assert [("plain CPU kernels" in str(w.message)) for w in caught] == ([True] if warned else [])
 
 
 def test_the_estimate_matches_what_bench_measured():

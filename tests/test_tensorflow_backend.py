@@ -148,3 +148,104 @@ def test_fused_adam_matches_keras_adam(fused, monkeypatch):
 
 
 _apply_adam = tf.raw_ops.ResourceApplyAdam
+
+
+@pytest.mark.parametrize(
+    "n, h, w, k, cin, cout, stride",
+    [
+        (1, 11, 13, 3, 5, 7, 1),
+        (2, 9, 8, 3, 4, 6, 1),
+        (1, 7, 9, 1, 8, 3, 1),
+        (1, 13, 12, 5, 3, 4, 1),
+        (2, 12, 11, 3, 3, 4, 2),
+    ],
+)
+def test_conv2d_and_its_gradients_are_tensorflows(n, h, w, k, cin, cout, stride):
+    """The convolution with gradients computed another way (forward convolution, matrix products) is
+    tf.nn.conv2d's: the same output and, for a loss that weighs each output differently, the same gradients."""
+    from dip_helpers.engine.backend.tensorflow import conv2d
+
+    rng = np.random.default_rng(k + stride)
+    x = tf.Variable(rng.standard_normal((n, h, w, cin)).astype(np.float32))
+    kernel = tf.Variable(rng.standard_normal((k, k, cin, cout)).astype(np.float32))
+    results = []
+    for conv in (lambda x, w: tf.nn.conv2d(x, w, stride, "VALID"), lambda x, w: conv2d(x, w, stride)):
+        with tf.GradientTape() as tape:
+            y = conv(x, kernel)
+            loss = tf.reduce_sum(tf.sin(y) * y)
+        results.append([y.numpy(), *(g.numpy() for g in tape.gradient(loss, [x, kernel]))])
+    for ref, ours, what in zip(*results, ("output", "input gradient", "kernel gradient")):
+        assert ours.shape == ref.shape, what
+        assert np.abs(ours - ref).max() <= 1e-5 * np.abs(ref).max(), what
+
+
+def test_kernel_gradient_is_the_sum_over_pixels_of_input_times_output_gradient():
+    from dip_helpers.engine.backend.tensorflow import _kernel_gradient
+
+    rng = np.random.default_rng(3)
+    x, dy = rng.standard_normal((1, 8, 9, 3)), rng.standard_normal((1, 6, 5, 4))  # a 3x5 kernel
+    by_hand = np.zeros((3, 5, 3, 4))
+    for i in range(3):
+        for j in range(5):
+            by_hand[i, j] = np.einsum("nhwc,nhwd->cd", x[:, i : i + 6, j : j + 5], dy)
+    ours = _kernel_gradient(tf.constant(x, tf.float32), tf.constant(dy, tf.float32), 3, 5).numpy()
+    assert np.abs(ours - by_hand).max() < 1e-4
+
+
+def test_fast_network_gradients_are_the_same_with_either_convolution_gradient(monkeypatch):
+    """The whole fast network: every parameter's gradient, with TensorFlow's convolution gradients and with conv2d's."""
+    from dip_helpers.engine.backend import tensorflow as backend
+
+    cfg = DIPConfig(channels=8, input_channels=8, skip_channels=2, scales=3)
+    net = build_network(cfg, 3, fast=True)
+    z = np.random.default_rng(0).random((1, 32, 40, 8)).astype(np.float32)
+    grads, calls, conv2d = {}, [], backend.conv2d
+    monkeypatch.setattr(backend, "conv2d", lambda *a: calls.append(1) or conv2d(*a))
+    for by_matmul in (False, True):
+        monkeypatch.setattr(backend, "GRADIENTS_BY_MATMUL", by_matmul)
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(net(z, training=True) - 0.5))
+        grads[by_matmul] = [g.numpy() for g in tape.gradient(loss, net.trainable_variables) if g is not None]
+        assert (len(calls) > 10) is by_matmul  # every convolution of the network, or none
+    assert len(grads[True]) == len(grads[False]) > 20
+    for ours, ref in zip(grads[True], grads[False]):
+        assert np.abs(ours - ref).max() <= 1e-4 * max(np.abs(ref).max(), 1e-3)
+
+
+def test_convolution_gradients_by_matmul_exactly_when_tensorflow_runs_without_onednn(monkeypatch):
+    from dip_helpers.engine.backend import tensorflow as backend
+
+    monkeypatch.setattr(backend, "GRADIENTS_BY_MATMUL", None)
+    assert backend.gradients_by_matmul() is (not backend.onednn_enabled())
+    monkeypatch.setattr(backend, "GRADIENTS_BY_MATMUL", True)
+    assert backend.gradients_by_matmul() is True
+
+
+def test_profile_sorts_a_steps_time_into_its_parts():
+    """bench --parts: every part of a small network's step is found, and the parts add up to the step's time."""
+    from dip_helpers.engine.backend.tensorflow import PARTS
+    from dip_helpers.engine.bench import bench
+
+    out = bench(size=64, channels=16, steps=3, parts=True)
+    parts = out["parts"]
+    assert list(parts) == list(PARTS)
+    assert all(parts[p]["ms"] > 0 for p in PARTS), parts
+    for p in PARTS[:3]:  # the convolutions: their FLOP/s, against the machine's product
+        assert parts[p]["gflops"] > 0 and parts[p]["fraction_of_matmul"] > 0, p
+    total = sum(row["ms"] for row in parts.values())
+    assert 0.3 * out["ms_per_step"] < total < 3 * out["ms_per_step"], (total, out["ms_per_step"])
+
+
+@pytest.mark.parametrize("preset, expected", [(None, "1"), ("0", "0")])
+def test_the_course_turns_on_tensorflows_memory_pool_unless_told_otherwise(preset, expected):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPU_ALLOCATOR_USE_BFC", "KERAS_BACKEND")}
+    if preset is not None:
+        env["TF_CPU_ALLOCATOR_USE_BFC"] = preset
+    code = "import os, dip_helpers; print(os.environ.get('TF_CPU_ALLOCATOR_USE_BFC'))"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-1] == expected

@@ -37,18 +37,27 @@ def _reads_network_input(layer, model) -> bool:
     return src is model.inputs[0]
 
 
-def conv_flops(model, height: int, width: int, training: bool = False) -> float:
-    """FLOP (multiply-adds x 2) of every Conv2D at ``height`` x ``width``: one forward pass, or with
-    ``training`` the forward pass and its gradients (3x, 2x for the layers that read the input)."""
+def conv_flops_by_part(model, height: int, width: int) -> dict[str, float]:
+    """FLOP (multiply-adds x 2) of every Conv2D at ``height`` x ``width``: the forward pass, the gradient to the
+    inputs (none for the layers that read the input) and the gradient to the kernels."""
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     sub = keras.Model(model.inputs, [layer.output for layer in convs])
     shapes = sub.compute_output_spec(keras.KerasTensor((1, height, width, model.input_shape[-1])))
-    total = 0.0
+    parts = {"forward": 0.0, "input gradient": 0.0, "kernel gradient": 0.0}
     for layer, out in zip(convs, shapes):
         kh, kw, cin, cout = layer.kernel.shape
         forward = 2.0 * out.shape[1] * out.shape[2] * cout * cin * kh * kw
-        total += forward * ((2 if _reads_network_input(layer, model) else 3) if training else 1)
-    return total
+        parts["forward"] += forward
+        parts["kernel gradient"] += forward
+        parts["input gradient"] += 0.0 if _reads_network_input(layer, model) else forward
+    return parts
+
+
+def conv_flops(model, height: int, width: int, training: bool = False) -> float:
+    """FLOP (multiply-adds x 2) of every Conv2D at ``height`` x ``width``: one forward pass, or with
+    ``training`` the forward pass and its gradients (3x, 2x for the layers that read the input)."""
+    parts = conv_flops_by_part(model, height, width)
+    return sum(parts.values()) if training else parts["forward"]
 
 
 def _finish(out) -> None:
@@ -104,8 +113,11 @@ def bench(
     jit_compile: bool = False,
     precision: str = "float32",
     fast: bool = True,
+    parts: bool = False,
 ) -> dict:
-    """Measure the paper's denoising network (``channels`` at every scale) at ``size`` x ``size``."""
+    """Measure the paper's denoising network (``channels`` at every scale) at ``size`` x ``size``.
+
+    ``parts`` (TensorFlow only): also the time per step of each part of the step (:func:`profile_parts`)."""
     cfg = DIPConfig(steps=steps, channels=channels, jit_compile=jit_compile, precision=precision, fast=fast).validate()
     y = np.random.default_rng(0).random((size, size, 3)).astype(np.float32)
     model = build_dip(y, None, cfg)
@@ -122,6 +134,7 @@ def bench(
     def fraction(times, flop):  # the step's GFLOP/s over the other's, round by round
         return round(float(np.median([gflop / s * t / flop * 1e9 for s, t in zip(step_times, times)])), 3)
 
+    by_part = profile_parts(model, train, product_flop / float(np.median(product_times))) if parts else {}
     return {
         "ms_per_step": round(1000 * sec, 2),
         "gflop_per_step": round(gflop, 2),
@@ -141,4 +154,23 @@ def bench(
         "jit_compile": jit_compile,
         "precision": precision,
         **machine.summary(ask_tensorflow=backend.running() == "tensorflow"),
+        **({"parts": by_part} if parts else {}),
     }
+
+
+def profile_parts(model, train, matmul_flops: float) -> dict[str, dict]:
+    """Milliseconds per step of each part of ``train`` (TensorFlow's profiler), and for the convolutions their
+    GFLOP/s and its fraction of ``matmul_flops`` (the machine's FLOP/s)."""
+    profile = getattr(backend.get(), "profile_step", None)
+    if profile is None:
+        raise RuntimeError(f"bench --parts needs TensorFlow's profiler; this run is on {backend.running()}")
+    flops = conv_flops_by_part(model.net, model.z.shape[1], model.z.shape[2])
+    out = {}
+    for part, sec in profile(train).items():
+        row = {"ms": round(1000 * sec, 1)}
+        flop = flops.get(part.removeprefix("convolutions, "))
+        if flop is not None and sec > 0:
+            row["gflops"] = round(flop / sec / 1e9, 1)
+            row["fraction_of_matmul"] = round(flop / sec / matmul_flops, 3)
+        out[part] = row
+    return out

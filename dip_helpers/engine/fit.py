@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import json
 import time
+import warnings
 from pathlib import Path
 
 import keras
@@ -89,6 +90,18 @@ def build_dip(measurement, operator: Operator | None, config: DIPConfig, truth=N
     return model
 
 
+def warn_if_slow_precision(precision: str) -> None:
+    """Warn when ``mixed_bfloat16`` would run on TensorFlow's plain CPU kernels (no GPU, no oneDNN): there
+    bfloat16 convolutions are many times slower than float32 ones (see benchmarks/README.md)."""
+    if precision == "mixed_bfloat16" and backend.running() == "tensorflow" and not backend.has_gpu():
+        if backend.onednn_enabled() is False:
+            warnings.warn(
+                "precision='mixed_bfloat16' on TensorFlow's plain CPU kernels (oneDNN is off here) is far slower "
+                "than float32 (about 20x at 256x256 with 128 channels on the course's test machine): use float32",
+                stacklevel=3,
+            )
+
+
 def fit_dip(measurement, operator: Operator | None = None, config: DIPConfig | None = None, truth=None,
             callbacks=(), progress=None, log_dir=None, cache_dir=None, force: bool = False,
             verbose: bool = True) -> DIPResult:  # fmt: skip
@@ -110,6 +123,7 @@ def fit_dip(measurement, operator: Operator | None = None, config: DIPConfig | N
         if verbose:
             print(f"Loaded a finished run from the cache: {cache}")
         return DIPResult.load(cache)
+    warn_if_slow_precision(config.precision)
     model = build_dip(measurement, operator, config, truth)
     history = cb.History()
     average = cb.OutputAverage(config.ema)

@@ -65,7 +65,9 @@ def check_fits(height: int, width: int, channels: int, precision: str = "float32
         f"a smaller image (--size {side}, or load_image(..., size={side}))" if side >= 64 else None,
         f"fewer channels (--channels {fewer})" if fewer >= 8 else None,
         "mixed precision (--precision mixed_bfloat16)"
-        if precision == "float32" and estimate_gb(height, width, channels, "mixed_bfloat16") <= 0.9 * free[0]
+        if precision == "float32"
+        and estimate_gb(height, width, channels, "mixed_bfloat16") <= 0.9 * free[0]
+        and (backend.has_gpu() or backend.onednn_enabled() is not False)  # slow on TensorFlow's plain CPU kernels
         else None,
     ]
     advice = "; ".join(o for o in options if o) or "a smaller image"

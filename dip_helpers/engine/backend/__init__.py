@@ -59,9 +59,16 @@ def name() -> str:
 
 
 def select() -> str:
-    """Write :func:`name` into ``KERAS_BACKEND``, so that Keras, when it loads, runs on it; return it."""
+    """Write :func:`name` into ``KERAS_BACKEND``, so that Keras, when it loads, runs on it; return it.
+
+    On TensorFlow it also turns on its CPU memory pool (``TF_CPU_ALLOCATOR_USE_BFC``) unless that is set:
+    without oneDNN, TensorFlow otherwise takes fresh pages from the system for every large tensor.
+    TensorFlow reads it once, at its first operation.
+    """
     chosen = name()
     os.environ["KERAS_BACKEND"] = chosen
+    if chosen == "tensorflow":
+        os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "1")
     return chosen
 
 

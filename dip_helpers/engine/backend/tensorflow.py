@@ -10,6 +10,8 @@ piece is tested against the stock computation. What each one saves is measured i
   convolutions, so that the large one keeps a CPU-friendly channel count (128, not 132).
 - :class:`ConvBeforeNorm`: a bias followed by batch norm cannot change the output; it keeps its
   place as a parameter but gets no gradient.
+- :func:`conv2d`: without oneDNN, a convolution's two gradients by TensorFlow's faster kernels: the
+  input gradient as a forward convolution, the kernel gradient as matrix products.
 - :func:`reflect_pad`: reflection padding by concatenation, with MirrorPad's gradient.
 - :class:`FusedAdam`: Keras' Adam with one ``ResourceApplyAdam`` kernel per variable.
 - :func:`normal_noise`: the input noise by the Box-Muller transform from one uniform draw.
@@ -103,7 +105,87 @@ class BatchNorm(layers.Layer):
         return {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon}
 
 
-class ConvBeforeNorm(layers.Conv2D):
+#: compute the convolutions' gradients by :func:`conv2d`: None (the default) when TensorFlow runs without oneDNN
+GRADIENTS_BY_MATMUL: bool | None = None
+
+
+def gradients_by_matmul() -> bool:
+    """Whether the fast twin's convolutions take :func:`conv2d`'s gradients (see :data:`GRADIENTS_BY_MATMUL`)."""
+    return not onednn_enabled() if GRADIENTS_BY_MATMUL is None else GRADIENTS_BY_MATMUL
+
+
+def _kernel_gradient(x, dy, kh: int, kw: int):
+    """The gradient to the kernel of a stride-1 "VALID" convolution of one NHWC image ``x``, ``dy`` its output's
+    gradient, as ``kh`` matrix products.
+
+    With the image's pixels in one column (``xf``, row after row), the input a kernel tap
+    ``(i, j)`` reads for each output pixel is a contiguous run of rows of ``xf``, if the output is
+    computed on the input's full width (``dy`` padded with zero columns): no copy is made. The
+    ``kw`` taps of one kernel row are one product, against ``dy`` shifted by 0 ... kw - 1 rows.
+    """
+    _, hp, wp, cin = x.shape
+    ho, wo, cout = dy.shape[1], dy.shape[2], dy.shape[3]
+    length = ho * wp + kw - 1
+    xf = tf.pad(tf.reshape(x, (hp * wp, cin)), [[0, kw - 1], [0, 0]])
+    dyf = tf.reshape(tf.pad(dy, [[0, 0], [0, 0], [0, wp - wo], [0, 0]]), (ho * wp, cout))
+    shifted = tf.concat([tf.pad(dyf, [[j, kw - 1 - j], [0, 0]]) for j in range(kw)], 1)  # (length, kw * cout)
+    rows = [tf.matmul(xf[i * wp : i * wp + length], shifted, transpose_a=True) for i in range(kh)]
+    return tf.transpose(tf.reshape(tf.stack(rows), (kh, cin, kw, cout)), [0, 2, 1, 3])
+
+
+def conv2d(x, kernel, stride: int = 1):
+    """``tf.nn.conv2d(x, kernel, stride, "VALID")`` (NHWC, HWIO), with its gradients computed another way.
+
+    TensorFlow's kernels without oneDNN compute a convolution's forward pass faster than its two
+    gradients. So, at stride 1, the gradient to the input is the forward convolution of the
+    output's gradient, zero-padded by the kernel size - 1, with the kernel flipped and its
+    channels swapped, and the gradient to the kernel is a few matrix products
+    (:func:`_kernel_gradient`). Other strides keep TensorFlow's gradients.
+    """
+    kh, kw, cin, cout = kernel.shape
+
+    @tf.custom_gradient
+    def conv(x, kernel):
+        y = tf.nn.conv2d(x, kernel, stride, "VALID")
+
+        def grad(dy):
+            if stride != 1:
+                strides = [1, stride, stride, 1]
+                return (
+                    tf.raw_ops.Conv2DBackpropInput(
+                        input_sizes=tf.shape(x), filter=kernel, out_backprop=dy, strides=strides, padding="VALID"
+                    ),
+                    tf.raw_ops.Conv2DBackpropFilter(
+                        input=x, filter_sizes=tf.shape(kernel), out_backprop=dy, strides=strides, padding="VALID"
+                    ),
+                )
+            with tf.name_scope("conv_input_gradient"):  # the names profile_step sorts by
+                flipped = tf.transpose(tf.reverse(kernel, [0, 1]), [0, 1, 3, 2])
+                padded = tf.pad(dy, [[0, 0], [kh - 1, kh - 1], [kw - 1, kw - 1], [0, 0]])
+                dx = tf.nn.conv2d(padded, flipped, 1, "VALID")
+            with tf.name_scope("conv_kernel_gradient"):
+                dw = tf.add_n([_kernel_gradient(x[b : b + 1], dy[b : b + 1], kh, kw) for b in range(x.shape[0])])
+            return dx, dw
+
+        return y, grad
+
+    return conv(x, tf.convert_to_tensor(kernel))
+
+
+class Conv(layers.Conv2D):
+    """A ``Conv2D`` whose convolution is :func:`conv2d` when :func:`gradients_by_matmul` (float32, "valid" padding,
+    equal strides, no dilation or groups)."""
+
+    def convolution_op(self, inputs, kernel):
+        sh, sw = self.strides
+        plain = self.padding == "valid" and self.data_format == "channels_last" and sh == sw
+        plain = plain and tuple(self.dilation_rate) == (1, 1) and self.groups == 1 and inputs.dtype == tf.float32
+        if plain and gradients_by_matmul():
+            return conv2d(inputs, kernel, sh)
+        return super().convolution_op(inputs, kernel)
+
+
+class ConvBeforeNorm(Conv):
     """A ``Conv2D`` followed by batch norm: its bias stays a parameter but gets no gradient.
 
     Batch norm subtracts each channel's mean, and the bias with it, so this bias cannot change
@@ -129,7 +211,8 @@ def conv(
     norm_follows: bool = False,
     seeds=None,
 ):
-    """``network.conv`` with the fast padding; ``norm_follows``: batch norm comes next (:class:`ConvBeforeNorm`)."""
+    """``network.conv`` with the fast padding and :class:`Conv`; ``norm_follows``: batch norm comes next
+    (:class:`ConvBeforeNorm`)."""
     return network.conv(
         x,
         filters,
@@ -142,7 +225,7 @@ def conv(
         dtype,
         seeds,
         fan_in,
-        layer_types=(ReflectionPad, ConvBeforeNorm if norm_follows else layers.Conv2D),
+        layer_types=(ReflectionPad, ConvBeforeNorm if norm_follows else Conv),
     )
 
 
@@ -408,6 +491,81 @@ def conv_step(x0: np.ndarray, w0: np.ndarray, dtype: str = "float32"):
         return tf.cast(tf.reduce_sum(gx) + tf.reduce_sum(gw), tf.float32)
 
     return step
+
+
+#: the parts of a training step that :func:`profile_step` times
+PARTS = (
+    "convolutions, forward",
+    "convolutions, input gradient",
+    "convolutions, kernel gradient",
+    "batch norm, forward and gradient",
+    "the rest",
+)
+
+
+def _part(op_name: str, op_type: str) -> str:
+    """Which of :data:`PARTS` a TensorFlow op belongs to, from its name and type (oneDNN's types included)."""
+    if "BackpropInput" in op_type or "conv_input_gradient" in op_name:
+        return PARTS[1]
+    if "BackpropFilter" in op_type or "conv_kernel_gradient" in op_name:
+        return PARTS[2]
+    if "Conv2D" in op_type:
+        return PARTS[0]
+    if "BatchNorm" in op_type:
+        return PARTS[3]
+    return PARTS[4]
+
+
+def profile_step(step, calls: int = 3) -> dict[str, float]:
+    """Seconds per call of ``step`` spent in each of :data:`PARTS`, by TensorFlow's profiler.
+
+    The profiler gives each op's start and end. Ops run side by side on several cores: each
+    moment of the calls' wall time is shared equally among the ops running then, and the
+    moments when none runs (the framework between ops) go to "the rest".
+    """
+    import glob
+    import tempfile
+    import time
+
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    float(step())  # compiled and warm before the profiler starts
+    with tempfile.TemporaryDirectory() as log_dir:
+        tf.profiler.experimental.start(log_dir)
+        start = time.perf_counter()
+        for _ in range(calls):
+            out = step()
+        float(out)
+        wall = (time.perf_counter() - start) / calls
+        tf.profiler.experimental.stop()
+        space = xplane_pb2.XSpace()
+        for path in glob.glob(f"{log_dir}/**/*.xplane.pb", recursive=True):
+            with open(path, "rb") as f:
+                space.MergeFromString(f.read())
+    edges = []  # (time in ps, +1 start / -1 end, part)
+    for plane in space.planes:
+        if not plane.name.startswith("/host:CPU"):
+            continue
+        for line in plane.lines:
+            for event in line.events:
+                op_name, _, op_type = plane.event_metadata[event.metadata_id].name.rpartition(":")
+                if op_name and ":" not in op_name and op_type.isidentifier():  # an op, "scope/name:Type"
+                    begin = line.timestamp_ns * 1000 + event.offset_ps
+                    part = _part(op_name, op_type)
+                    edges += [(begin, 1, part), (begin + event.duration_ps, -1, part)]
+    shares = dict.fromkeys(PARTS, 0.0)
+    running = dict.fromkeys(PARTS, 0)
+    edges.sort()
+    for (t, change, part), (t_next, _, _) in zip(edges, edges[1:] + edges[-1:]):
+        running[part] += change
+        n = sum(running.values())
+        for p, k in running.items():
+            if k:
+                shares[p] += (t_next - t) * k / n
+    busy = sum(shares.values()) / 1e12 / calls
+    out = {part: t / 1e12 / calls for part, t in shares.items()}
+    out[PARTS[-1]] += max(0.0, wall - busy)  # no op running: the framework's own time
+    return out
 
 
 def gradient(fn, x) -> np.ndarray:
