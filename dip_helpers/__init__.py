@@ -29,7 +29,7 @@ from .images import (
 )
 from . import metrics
 from .metrics import mse, psnr, psnr_y, ssim
-from .plotting import plot_dip_loop, plot_noisy, plot_skip_network, show_images
+from .plotting import plot_dip_loop, plot_noisy, plot_receptive_fields, plot_skip_network, show_images
 from .profiles import Profile, get_profile, set_profile
 from .widgets import choice_view, noise_slider, slider_view
 
@@ -39,6 +39,7 @@ __version__ = "0.1.0"
 # ``from dip_helpers import *``, which takes the names in __all__ only).
 _LAZY = {
     "skip_network": "engine", "count_trainable": "engine", "network_input": "engine", "DIP": "engine",
+    "receptive_field": "engine",
     "DIPConfig": "engine", "DIPResult": "engine", "build_dip": "engine", "Identity": "engine",
     "Mask": "engine", "Downsampler": "engine", "callbacks": "engine", "operators": "engine",
     "fit_dip": "live", "LiveView": "live",
@@ -71,6 +72,7 @@ __all__ = [
     "noise_slider",
     "plot_dip_loop",
     "plot_noisy",
+    "plot_receptive_fields",
     "plot_skip_network",
     "psnr",
     "psnr_y",

@@ -133,6 +133,37 @@ def plot_skip_network(model, size=(512, 512)):
     return fig
 
 
+def plot_receptive_fields(image, fields: dict, gradient=None):
+    """Draw ``image`` with one square per ``{label: size}`` in ``fields``, centred on its middle pixel: the pixels
+    that one pixel at that place can depend on. With ``gradient`` (an array of ``image``'s height and width, e.g.
+    |d output pixel / d input| summed over channels), draw it beside, on a log scale. Returns the figure."""
+    a = np.asarray(image)
+    h, w = a.shape[:2]
+    cy, cx = h // 2, w // 2
+    ncols = 1 if gradient is None else 2
+    fig, axes = plt.subplots(1, ncols, figsize=(5.2 * ncols, 5.2), squeeze=False)
+    colours = plt.cm.viridis(np.linspace(0.0, 0.9, len(fields)))
+    draw_image(axes[0, 0], a, "what one pixel in the middle can depend on")
+    for (label, size), colour in zip(fields.items(), colours):
+        half = size / 2
+        axes[0, 0].add_patch(
+            plt.Rectangle((cx - half, cy - half), size, size, fill=False, ec=colour, lw=1.8, label=f"{label}: {size}")
+        )
+    axes[0, 0].plot([cx], [cy], "r+", ms=10)
+    axes[0, 0].legend(loc="lower left", fontsize=8, framealpha=0.85)
+    if gradient is not None:
+        g = np.abs(np.asarray(gradient, dtype=np.float64))
+        shown = np.ma.masked_equal(g, 0.0)  # exact zeros drawn black, every other value on the colour scale
+        shown = np.ma.log10(shown)
+        cmap = plt.cm.magma.copy()
+        cmap.set_bad("black")
+        axes[0, 1].imshow(shown, cmap=cmap, interpolation="nearest")
+        axes[0, 1].set_title("|d output pixel / d z|, log scale (black: exactly 0)", fontsize=10)
+        axes[0, 1].axis("off")
+    fig.tight_layout()
+    return fig
+
+
 def describe_operator(operator) -> str:
     """``A`` in words, from the operator's own settings (``config()``): which one, and for which task."""
     if operator is None:

@@ -1099,3 +1099,39 @@ def test_cli_refuses_a_run_too_large_and_writes_nothing(tmp_path, capsys, monkey
     )
     assert code == 2 and err.startswith("error: this run needs about") and "--size" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_receptive_field_of_the_paper_network_by_hand():
+    """Down the encoder each scale adds 2 pixels at the jump it reads and 2 at twice it: 6 * 2**i."""
+    from dip_helpers.engine import receptive_field
+
+    rf = receptive_field(skip_network())
+    assert [rf[f"down{i}_b"] for i in range(5)] == [1 + sum(6 * 2**j for j in range(i + 1)) for i in range(5)]
+    assert [rf[f"down{i}_b"] for i in range(5)] == [7, 19, 43, 91, 187]
+    assert rf["z"] == 1 and rf["to_image"] == rf["sigmoid"] == 315
+    stack = keras.Sequential(
+        [
+            keras.Input((None, None, 1)),
+            keras.layers.Conv2D(1, 5),
+            keras.layers.Conv2D(1, 3, strides=2),
+            keras.layers.Conv2D(1, 3),
+        ]
+    )
+    assert receptive_field(stack)[stack.layers[-1].name] == 5 + 2 + 2 * 2
+
+
+@pytest.mark.parametrize("upsample, size", [("bilinear", 75), ("nearest", 59)])
+def test_receptive_field_is_where_the_gradient_of_one_output_pixel_is_not_zero(upsample, size):
+    """Three scales, batch norm as a fixed affine map (training=False): the largest span of input rows that reach
+    one of four neighbouring output pixels is the computed receptive field; farther rows get exactly zero."""
+    from dip_helpers.engine import receptive_field
+
+    net = skip_network(4, 1, (4,) * 3, (4,) * 3, (2,) * 3, upsample=upsample)
+    assert receptive_field(net)["to_image"] == size
+    x = np.random.default_rng(0).random((1, 160, 160, 4)).astype(np.float32)
+    spans = []
+    for c in range(80, 84):
+        g = gradient(lambda t, c=c: net(t, training=False)[0, c, c, 0], x)[0]
+        rows = np.nonzero(np.abs(g).sum(axis=(1, 2)))[0]
+        spans.append(rows.max() - rows.min() + 1)
+    assert max(spans) == size, spans

@@ -46,3 +46,16 @@ def test_the_dip_loop_names_each_part_and_the_operator_it_is_given():
 
         arrows = [t for t in fig.axes[0].texts if isinstance(t, Annotation)]
         assert len(fig.axes[0].texts) - len(arrows) == 7 and len(arrows) == 6 and "updates θ" in texts
+
+
+def test_receptive_fields_drawn_as_squares_of_their_sizes_around_the_middle():
+    import numpy as np
+
+    fields = {"scale 1": 7, "scale 5": 187, "output": 315}
+    fig = dh.plot_receptive_fields(np.zeros((512, 384, 3)), fields, gradient=np.ones((512, 384)))
+    squares = fig.axes[0].patches
+    assert [(p.get_width(), p.get_height()) for p in squares] == [(7, 7), (187, 187), (315, 315)]
+    assert all(p.get_x() + p.get_width() / 2 == 192 and p.get_y() + p.get_height() / 2 == 256 for p in squares)
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["scale 1: 7", "scale 5: 187", "output: 315"]
+    assert len(fig.axes) == 2 and "log scale" in fig.axes[1].get_title()
+    assert len(dh.plot_receptive_fields(np.zeros((64, 64)), {"a": 3}).axes) == 1

@@ -19,7 +19,7 @@ import importlib
 _LAZY = {
     "DIP": "model", "network_input": "model", "DIPConfig": "config", "PRECISIONS": "config",
     "DIPResult": "result", "ENGINE_VERSION": "fit", "build_dip": "fit", "fit_dip": "fit",
-    "count_trainable": "network", "skip_network": "network",
+    "count_trainable": "network", "skip_network": "network", "receptive_field": "network",
     "Downsampler": "operators", "Identity": "operators", "Mask": "operators",
 }  # fmt: skip
 _MODULES = ("backend", "bench", "callbacks", "config", "fit", "machine", "memory", "model", "network", "operators",

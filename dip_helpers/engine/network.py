@@ -229,3 +229,50 @@ def skip_network(input_channels: int = 32, output_channels: int = 3, channels_do
 def count_trainable(model: keras.Model) -> int:
     """Number of trainable parameters."""
     return int(sum(math.prod(v.shape) for v in model.trainable_weights))
+
+
+def receptive_field(model: keras.Model, length: int = 4096) -> dict[str, int]:
+    """For each layer of ``model`` (a 2-D convolutional Keras model with one input), the receptive field of its
+    output: how many input pixels along one side one output pixel can depend on, from the layers themselves.
+
+    Each layer maps an output position to the first and last input positions it reads: a convolution with a
+    ``k``-wide kernel and stride ``s`` reads ``k`` positions from ``s * n``; a bilinear upsampling reads the two
+    nearest old pixels (pixel centres at half-integers, as Keras places them); padding shifts the positions;
+    layers that join branches take the union; batch norm and activations read their own position. This is done
+    along one side of a ``length``-pixel line, and the largest span over the positions in its middle is kept
+    (away from the borders): after an upsampling, neighbouring pixels can see spans of different sizes.
+    """
+    start = model.inputs[0]._keras_history.operation.name
+    spans = {start: (np.arange(length), np.arange(length))}  # first and last input position of each output position
+    for layer in model.layers:
+        if layer.name in spans:
+            continue
+        parents = layer.input if isinstance(layer.input, (list, tuple)) else [layer.input]
+        first, last = (np.array(a) for a in spans[parents[0]._keras_history.operation.name])
+        for t in parents[1:]:  # a join: the union of the branches, position by position
+            f2, l2 = spans[t._keras_history.operation.name]
+            first, last = np.minimum(first, f2), np.maximum(last, l2)
+        n = len(first)
+
+        def read(lo, hi, first=first, last=last, n=n):
+            return first[np.clip(lo, 0, n - 1)], last[np.clip(hi, 0, n - 1)]
+
+        if isinstance(layer, ReflectionPad):
+            out = np.arange(n + 2 * layer.pad) - layer.pad
+            first, last = read(out, out)
+        elif isinstance(layer, (layers.Conv2D, layers.AveragePooling2D, layers.MaxPooling2D)):
+            k = layer.kernel_size[0] if isinstance(layer, layers.Conv2D) else layer.pool_size[0]
+            stride, offset = layer.strides[0], (k - 1) // 2 if layer.padding == "same" else 0
+            out = np.arange(n // stride if layer.padding == "same" else (n - k) // stride + 1) * stride - offset
+            first, last = read(out, out + k - 1)
+        elif isinstance(layer, layers.UpSampling2D):
+            f = layer.size[0]
+            centre = (np.arange(n * f) + 0.5) / f - 0.5  # each new pixel's position among the old ones
+            if layer.interpolation == "bilinear":
+                lo = np.floor(centre).astype(int)
+                first, last = read(lo, lo + (centre > lo))
+            else:
+                first, last = read(np.arange(n * f) // f, np.arange(n * f) // f)
+        spans[layer.name] = (first, last)
+    middle = {name: slice(len(f) // 4, len(f) - len(f) // 4) for name, (f, _) in spans.items()}
+    return {name: int((last - first)[middle[name]].max()) + 1 for name, (first, last) in spans.items()}
