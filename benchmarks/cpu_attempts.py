@@ -24,6 +24,15 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = [sys.executable, "-m", "dip_helpers", "bench", "--json"]
+#: ``bench`` with TensorFlow's own convolution gradients in the fast twin
+STOCK_GRADIENTS = [
+    sys.executable,
+    "-c",
+    "import sys; import dip_helpers; from dip_helpers.engine.backend import tensorflow as b; "
+    "b.GRADIENTS_BY_MATMUL = False; from dip_helpers.__main__ import main; sys.exit(main(sys.argv[1:]))",
+    "bench",
+    "--json",
+]
 #: name -> (what it changes, extra environment, extra arguments or a whole command)
 ATTEMPTS = {
     "default": ("the course's default engine", {}, []),
@@ -31,14 +40,12 @@ ATTEMPTS = {
     "stock_gradients": (
         "TensorFlow's own convolution gradients",
         {},
-        [
-            sys.executable,
-            "-c",
-            "import sys; import dip_helpers; from dip_helpers.engine.backend import tensorflow as b; "
-            "b.GRADIENTS_BY_MATMUL = False; from dip_helpers.__main__ import main; sys.exit(main(sys.argv[1:]))",
-            "bench",
-            "--json",
-        ],
+        STOCK_GRADIENTS,
+    ),
+    "before": (
+        "neither: the engine before them (2026-12-01)",
+        {"TF_CPU_ALLOCATOR_USE_BFC": "0"},
+        STOCK_GRADIENTS,
     ),
     "stock_network": ("the stock network and Keras' Adam (`--stock`)", {}, ["--stock"]),
     "xla": ("XLA (`--xla`)", {}, ["--xla"]),
@@ -54,15 +61,14 @@ ATTEMPTS = {
 }
 
 
-def run(name: str, onednn: str, size: int, steps: int) -> dict:
+def run(name: str, onednn: str, size: int, steps: int, channels: int = 128) -> dict:
     """One attempt in a fresh process: its ``bench`` (or ``torch_reference.py --bench``) JSON."""
     _, env, extra = ATTEMPTS[name]
-    if name == "torch_reference":
+    if name == "torch_reference":  # the paper's 128 channels only
         cmd = [*extra, "--bench", str(size), "--steps", str(steps)]
-    elif extra and extra[0] == sys.executable:
-        cmd = [*extra, "--size", str(size), "--steps", str(steps)]
     else:
-        cmd = [*BENCH, "--size", str(size), "--steps", str(steps), *extra]
+        sizes = ["--size", str(size), "--steps", str(steps), "--channels", str(channels)]
+        cmd = [*extra, *sizes] if extra and extra[0] == sys.executable else [*BENCH, *sizes, *extra]
     env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": onednn, "TF_CPP_MIN_LOG_LEVEL": "3", **env}
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
@@ -77,17 +83,20 @@ def main(argv=None) -> int:
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--channels", type=int, default=128, help="channels per scale (torch_reference: 128 only)")
     p.add_argument("--only", default="", help="comma-separated attempts (default: all)")
     a = p.parse_args(argv)
     names = [n for n in (a.only.split(",") if a.only else ATTEMPTS) if n != "default"]
     unknown = [n for n in names if n not in ATTEMPTS]
     if unknown:
         p.error(f"unknown attempts {unknown}; known: {', '.join(ATTEMPTS)}")
+    if "torch_reference" in names and a.channels != 128:
+        p.error("torch_reference builds the paper's network: 128 channels only")
     rows = {n: [] for n in ["default", *names]}
     for r in range(a.rounds):
         for name in names:
-            base = run("default", a.onednn, a.size, a.steps)
-            other = run(name, a.onednn, a.size, a.steps)
+            base = run("default", a.onednn, a.size, a.steps, a.channels)
+            other = run(name, a.onednn, a.size, a.steps, a.channels)
             if name == "torch_reference":  # no product of its own: the engine's, measured just before
                 gflops = base["gflop_per_step"] / other["ms_per_step"] * 1e3
                 other["fraction_of_matmul"] = gflops / base["matmul_gflops"]

@@ -249,3 +249,19 @@ def test_the_course_turns_on_tensorflows_memory_pool_unless_told_otherwise(prese
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[-1] == expected
+
+
+def test_cpu_attempts_times_an_attempt_in_turns_with_the_default_engine():
+    """benchmarks/cpu_attempts.py at toy size: each attempt in its own process, and one Markdown table."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "cpu_attempts.py"
+    args = ["--onednn", "0", "--rounds", "1", "--size", "64", "--channels", "8", "--steps", "1", "--only", "before"]
+    done = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    table = [line for line in done.stdout.splitlines() if line.startswith("| ")]
+    assert table[0].startswith("| attempt | ms / step") and len(table) == 4, done.stdout
+    assert table[2].startswith("| the course's default engine |") and table[3].startswith("| neither: the engine")
+    assert "oneDNN off" in done.stdout

@@ -516,6 +516,18 @@ def _part(op_name: str, op_type: str) -> str:
     return PARTS[4]
 
 
+def _xplane_proto():
+    """The protobuf module of the profiler's traces, where this TensorFlow version keeps it."""
+    import importlib
+
+    for where in ("tensorflow.tsl.profiler.protobuf", "tsl.profiler.protobuf", "tensorflow.core.profiler.protobuf"):
+        try:
+            return importlib.import_module(f"{where}.xplane_pb2")
+        except ImportError:
+            continue
+    raise ImportError(f"TensorFlow {tf.__version__} has no xplane_pb2 module for its profiler's traces")
+
+
 def profile_step(step, calls: int = 3) -> dict[str, float]:
     """Seconds per call of ``step`` spent in each of :data:`PARTS`, by TensorFlow's profiler.
 
@@ -527,8 +539,7 @@ def profile_step(step, calls: int = 3) -> dict[str, float]:
     import tempfile
     import time
 
-    from tensorflow.tsl.profiler.protobuf import xplane_pb2
-
+    xplane_pb2 = _xplane_proto()
     float(step())  # compiled and warm before the profiler starts
     with tempfile.TemporaryDirectory() as log_dir:
         tf.profiler.experimental.start(log_dir)
