@@ -357,3 +357,81 @@ def check_dip_curve(losses, engine_losses, name: str = "your loop") -> bool | No
         f"{name} starts right but ends at loss {end:.5f} against the engine's {end_want:.5f}: the same "
         "number of steps, and no input noise (reg_noise_std = 0) in both?",
     )
+
+
+def _as_array(value) -> np.ndarray:
+    import keras
+
+    return np.asarray(keras.ops.convert_to_numpy(value), np.float64)
+
+
+def check_operator(my_A, operator, image, name: str = "my_A") -> bool | None:
+    """Check ``my_A(batch)`` against the engine's ``operator`` on ``image`` (H, W, C) as a batch of one: the same
+    shape and values, within 1e-5 of the largest value. A box kernel or mirrored edges are named when seen."""
+    import keras
+
+    from .engine.operators import Downsampler
+
+    batch = keras.ops.convert_to_tensor(np.asarray(image, np.float32)[None])
+    got = _call(my_A, batch)
+    if not _attempted(got, name):
+        return None
+    got, want = _as_array(got), _as_array(operator(batch))
+    if got.shape != want.shape:
+        return _verdict(False, "", f"{name} gives shape {got.shape}; the engine's A gives {want.shape}.")
+    close = np.abs(got - want).max() <= 1e-5 * max(np.abs(want).max(), 1e-6)
+    hint = "multiply by the mask: 1 keeps a pixel, 0 hides it."
+    if isinstance(operator, Downsampler):
+        box = _as_array(Downsampler(operator.factor, "box")(batch))
+        hint = (
+            "that is the box kernel (the plain average of each block): use the Lanczos-2 taps, operator.kernel."
+            if np.abs(got - box).max() <= 1e-5
+            else f"blur with the {len(operator.kernel)}x{len(operator.kernel)} kernel np.outer(k, k), edges repeated "
+            f"(not mirrored) by {(len(operator.kernel) - operator.factor) // 2} pixels, keeping one pixel in "
+            f"{operator.factor}."
+        )
+    return _verdict(bool(close), f"Right: {name} is the engine's A on this image.", f"Not the engine's A: {hint}")
+
+
+def check_operator_loss(my_loss, operator, measurement, steps: int = 10, channels: int = 8) -> bool | None:
+    """Check ``my_loss(output, y)``, the DIP loss with ``A`` in it: its value on one output, then a short run.
+
+    The run is the engine's own training step (``TensorFlowDIP.train_step``, notebook 05's) with ``my_loss`` in place
+    of the engine's loss, compared with the engine's run with ``operator`` on the same seed and settings by
+    :func:`check_dip_curve`. A loss without ``A``, or a sum instead of a mean, is named when seen.
+    """
+    import keras
+
+    from .engine import DIPConfig, backend, build_dip, fit_dip
+
+    shape = operator.image_shape(np.shape(measurement))
+    probe = keras.ops.convert_to_tensor(np.random.default_rng(5).random((1, *shape)).astype(np.float32))
+    y = keras.ops.convert_to_tensor(np.asarray(measurement, np.float32)[None])
+    got = _call(my_loss, probe, y)
+    if not _attempted(got, "my_loss"):
+        return None
+    if (got := _one_number(_as_array(got), "my_loss")) is None:
+        return False
+    residual = _as_array(operator(probe)) - _as_array(y)
+    want = float(np.mean(residual**2))
+    if not math.isclose(got, want, rel_tol=1e-4):
+        hint = "use the mean of (A(output) - y)^2 over every value, with the A that check_operator accepts"
+        if math.isclose(got, float(np.sum(residual**2)), rel_tol=1e-4):
+            hint = "a sum, not a mean: use the mean, so that the loss does not grow with the image"
+        elif shape == np.shape(measurement) and math.isclose(
+            got, float(np.mean((_as_array(probe) - _as_array(y)) ** 2)), rel_tol=1e-4
+        ):
+            hint = "no A: the loss compares the whole output with y; apply A to the output first"
+        return _verdict(False, "", f"my_loss gives {got:.5f} on a test output, the engine's loss {want:.5f}: {hint}.")
+    config = DIPConfig(steps=steps, channels=channels, reg_noise_std=0.0)
+    model = build_dip(measurement, operator, config)
+
+    def loss_and_logs(out):
+        loss = my_loss(out, model.y)
+        return loss, {"loss": loss}
+
+    model.loss_and_logs = loss_and_logs  # the engine's step, with your loss
+    train = backend.get().step_function(model)
+    losses = [float(train()) for _ in range(steps)]
+    engine = fit_dip(measurement, operator, config, verbose=False).history["loss"]
+    return check_dip_curve(losses, engine, "the engine's step with my_loss")

@@ -1,6 +1,7 @@
 """The self-checks accept the worked solutions and reject wrong or missing answers."""
 
 import numpy as np
+import pytest
 
 from dip_helpers import exercises
 from course_tools.solutions import nb00
@@ -255,3 +256,47 @@ def test_the_model_edge_detector_answer_is_right():
     assert "[[ 0, -1, -1]" in nb01.OPEN
     assert np.abs(correlate2d(np.tri(8), kernel, mode="valid")).max() == 3
     assert np.abs(correlate2d(np.fliplr(np.tri(8)), kernel, mode="valid")).max() == 0
+
+
+# --- the operator A, written by the student and put into the loss (06, 07) ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_image():
+    return np.random.default_rng(3).random((32, 32, 3)).astype(np.float32)
+
+
+def test_the_mask_and_its_loss_are_the_engines_and_the_near_misses_fail(small_image):
+    import tensorflow as tf
+
+    from course_tools.solutions import nb06
+    from dip_helpers import Mask, random_mask
+
+    mask = random_mask(small_image.shape, missing=0.5, seed=0)
+    op, my_A = Mask(mask), nb06.mask_operator(mask)
+    y = op.measure(small_image)
+    assert exercises.check_operator(my_A, op, small_image) is True
+    assert exercises.check_operator(lambda image: image * (1 - mask), op, small_image) is False  # mask inverted
+    assert exercises.check_operator(_todo, op, small_image) is None
+    assert exercises.check_operator_loss(nb06.dip_loss(my_A), op, y) is True
+    no_a = lambda out, y: tf.reduce_mean(tf.square(out - y))
+    summed = lambda out, y: tf.reduce_sum(tf.square(my_A(out) - y))
+    assert exercises.check_operator_loss(no_a, op, y) is False
+    assert exercises.check_operator_loss(summed, op, y) is False
+    assert exercises.check_operator_loss(_todo, op, y) is None
+
+
+def test_the_lanczos_downsampler_and_its_loss_are_the_engines_and_the_box_kernel_fails(small_image, capsys):
+    from course_tools.solutions import nb06, nb07
+    from dip_helpers import Downsampler
+    from dip_helpers.engine.operators import box_kernel
+
+    op = Downsampler(4)
+    my_A = nb07.lanczos_downsampler(4)
+    assert exercises.check_operator(my_A, op, small_image) is True
+    capsys.readouterr()
+    assert exercises.check_operator(nb07.lanczos_downsampler(4, box_kernel(4)), op, small_image) is False
+    assert "box kernel" in capsys.readouterr().out
+    y = op.measure(small_image)
+    assert exercises.check_operator_loss(nb06.dip_loss(my_A), op, y) is True
+    assert exercises.check_operator_loss(nb06.dip_loss(nb07.lanczos_downsampler(4, box_kernel(4))), op, y) is False

@@ -1,8 +1,27 @@
 """Solutions for notebook 06 (inpainting and restoration)."""
 
 import numpy as np
+import tensorflow as tf
 
 from dip_helpers.metrics import psnr
+
+
+def mask_operator(mask):
+    """``my_A`` for a given mask: A(x) = m * x, the batch of images times the (H, W, 1) mask."""
+
+    def my_A(image):
+        return image * mask
+
+    return my_A
+
+
+def dip_loss(my_A):
+    """``my_loss`` with a given ``my_A``: the mean of (A(output) - y)^2, notebook 05's loss with A in it."""
+
+    def my_loss(output, y):
+        return tf.reduce_mean(tf.square(my_A(output) - y))
+
+    return my_loss
 
 
 def my_square_hole(h, w, side):
