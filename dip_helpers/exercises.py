@@ -432,6 +432,14 @@ def check_operator_loss(my_loss, operator, measurement, steps: int = 10, channel
 
     model.loss_and_logs = loss_and_logs  # the engine's step, with your loss
     train = backend.get().step_function(model)
-    losses = [float(train()) for _ in range(steps)]
+    try:
+        losses = [float(train()) for _ in range(steps)]
+    except NotImplementedError as err:  # TensorFlow's answer to NumPy inside a compiled step
+        return _verdict(
+            False,
+            "",
+            f"my_loss (or my_A) cannot run inside the training step: use TensorFlow "
+            f"operations, not NumPy ({str(err).splitlines()[0][:120]})",
+        )
     engine = fit_dip(measurement, operator, config, verbose=False).history["loss"]
     return check_dip_curve(losses, engine, "the engine's step with my_loss")

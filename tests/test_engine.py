@@ -1135,3 +1135,23 @@ def test_receptive_field_is_where_the_gradient_of_one_output_pixel_is_not_zero(u
         rows = np.nonzero(np.abs(g).sum(axis=(1, 2)))[0]
         spans.append(rows.max() - rows.min() + 1)
     assert max(spans) == size, spans
+
+
+def test_receptive_field_with_same_padding_and_upsampling_matches_the_gradient():
+    """Zero ("same") padding with stride 4 pads 0 pixels before and 1 after, as TensorFlow does: joined with the
+    input, an output pixel sees 4 input rows (5 if the padding were split the other way)."""
+    from dip_helpers.engine import receptive_field
+
+    inp = keras.Input((None, None, 1))
+    a = keras.layers.Conv2D(1, 3, strides=4, padding="same", kernel_initializer="ones")(inp)
+    b = keras.layers.UpSampling2D(4, interpolation="nearest")(a)
+    c = keras.layers.Concatenate()([b, inp])
+    model = keras.Model(inp, keras.layers.Conv2D(1, 1, kernel_initializer="ones")(c))
+    assert receptive_field(model)[model.layers[-1].name] == 4
+    x = np.random.default_rng(0).random((1, 64, 64, 1)).astype(np.float32)
+    spans = []
+    for p in range(28, 36):
+        g = gradient(lambda t, p=p: model(t)[0, p, p, 0], x)[0, :, :, 0]
+        rows = np.nonzero(np.abs(g).sum(axis=1))[0]
+        spans.append(rows.max() - rows.min() + 1)
+    assert max(spans) == 4, spans

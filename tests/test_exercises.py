@@ -300,3 +300,14 @@ def test_the_lanczos_downsampler_and_its_loss_are_the_engines_and_the_box_kernel
     y = op.measure(small_image)
     assert exercises.check_operator_loss(nb06.dip_loss(my_A), op, y) is True
     assert exercises.check_operator_loss(nb06.dip_loss(nb07.lanczos_downsampler(4, box_kernel(4))), op, y) is False
+
+
+def test_a_loss_written_with_numpy_is_refused_with_the_reason(small_image, capsys):
+    from course_tools.solutions import nb06
+    from dip_helpers import Mask
+
+    op = Mask(np.ones((32, 32, 1), np.float32))
+    my_A = nb06.mask_operator(np.ones((32, 32, 1), np.float32))
+    numpy_loss = lambda out, y: np.mean(np.square(np.asarray(my_A(out)) - np.asarray(y)))
+    assert exercises.check_operator_loss(numpy_loss, op, op.measure(small_image)) is False
+    assert "use TensorFlow operations, not NumPy" in capsys.readouterr().out

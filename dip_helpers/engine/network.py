@@ -262,8 +262,12 @@ def receptive_field(model: keras.Model, length: int = 4096) -> dict[str, int]:
             first, last = read(out, out)
         elif isinstance(layer, (layers.Conv2D, layers.AveragePooling2D, layers.MaxPooling2D)):
             k = layer.kernel_size[0] if isinstance(layer, layers.Conv2D) else layer.pool_size[0]
-            stride, offset = layer.strides[0], (k - 1) // 2 if layer.padding == "same" else 0
-            out = np.arange(n // stride if layer.padding == "same" else (n - k) // stride + 1) * stride - offset
+            stride = layer.strides[0]
+            if layer.padding == "same":  # TensorFlow's rule: the padding's larger half goes after
+                size = -(-n // stride)
+                out = np.arange(size) * stride - max((size - 1) * stride + k - n, 0) // 2
+            else:
+                out = np.arange((n - k) // stride + 1) * stride
             first, last = read(out, out + k - 1)
         elif isinstance(layer, layers.UpSampling2D):
             f = layer.size[0]

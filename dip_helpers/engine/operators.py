@@ -130,7 +130,7 @@ class Downsampler(Operator):
     ``kernel``: 'lanczos2' (the paper's), 'lanczos3', 'gauss' or 'box'; ``factor``: 2, 4 or 8.
     An ``(H, W)`` image becomes ``(H // factor, W // factor)``: ``A(x) = D_H x D_W^T`` for every
     channel, with the two matrices of :func:`downsampling_matrix`. Matrix products run on every
-    backend and every CPU (a convolution with unequal strides does not).
+    backend and every CPU (a depthwise convolution with unequal strides does not).
     """
 
     name = "downsampler"
