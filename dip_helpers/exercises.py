@@ -367,7 +367,7 @@ def _as_array(value) -> np.ndarray:
 
 def check_operator(my_A, operator, image, name: str = "my_A") -> bool | None:
     """Check ``my_A(batch)`` against the engine's ``operator`` on ``image`` (H, W, C) as a batch of one: the same
-    shape and values, within 1e-5 of the largest value. A box kernel or mirrored edges are named when seen."""
+    shape and values, within 1e-5 of the largest value. A box kernel is named when seen."""
     import keras
 
     from .engine.operators import Downsampler
