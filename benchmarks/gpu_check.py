@@ -13,7 +13,7 @@ Two steps (see benchmarks/README.md):
 3. the paper's denoising of F16 (512x512, sigma 25, 3000 steps), wall time with compilation;
 4. the precomputed runs with the paper's settings (made by ``course_tools.paper_runs``): notebook 05's
    6000-step denoising, then 04's four Figure-2 fits (``data/paper_runs/``, read by ``dip_helpers.paper_runs``);
-5. notebooks 04-07 executed in the ``gpu`` profile with nbclient, each one timed.
+5. notebooks 04-08 executed in the ``gpu`` profile with nbclient, each one timed.
 
 It writes at most 8 files under ``--out``: ``report.json``, ``log.txt`` and the paper runs
 (``paper_runs/NAME.npz`` + ``.json``). ``--toy`` runs every step at toy size on a CPU (the test suite
@@ -311,7 +311,7 @@ def main(argv=None) -> int:
     r.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "gpu_check_out")))
     r.add_argument("--budget", type=float, default=480, help="seconds for all the steps (default 480)")
     r.add_argument("--toy", action="store_true", help="every step at toy size, on any machine")
-    r.add_argument("--notebooks", nargs="*", default=["04", "05", "06", "07"])
+    r.add_argument("--notebooks", nargs="*", default=["04", "05", "06", "07", "08"])
     r.add_argument("--backend", choices=("jax", "torch", "tensorflow"), help="default: the fastest one here")
     r.add_argument(
         "--install",

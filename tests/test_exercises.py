@@ -70,20 +70,20 @@ def test_figure2_and_denoising_checks():
 
 
 def test_super_resolution_checks():
-    from course_tools.solutions import nb07
+    from course_tools.solutions import nb08
 
-    assert exercises.check_rgb_to_y(nb07.my_rgb_to_y) is True
+    assert exercises.check_rgb_to_y(nb08.my_rgb_to_y) is True
     assert exercises.check_rgb_to_y(lambda x: x.mean(-1)) is False
-    assert exercises.check_lr_shape(nb07.LR_SHAPE, (512, 384), 8) is True
+    assert exercises.check_lr_shape(nb08.LR_SHAPE, (512, 384), 8) is True
     assert exercises.check_lr_shape((64, 64), (512, 384), 8) is False
 
 
 def test_inpainting_checks():
-    from course_tools.solutions import nb06
+    from course_tools.solutions import nb07
 
-    assert exercises.check_square_hole(nb06.my_square_hole) is True
+    assert exercises.check_square_hole(nb07.my_square_hole) is True
     assert exercises.check_square_hole(lambda h, w, s: np.ones((h, w, 1))) is False
-    assert exercises.check_missing_psnr(nb06.my_missing_psnr) is True
+    assert exercises.check_missing_psnr(nb07.my_missing_psnr) is True
     assert exercises.check_missing_psnr(lambda x, y, m: exercises.psnr(x, y)) is False
 
 
@@ -195,9 +195,9 @@ def test_figure2_and_denoising_near_misses():
 
 
 def test_super_resolution_near_misses():
-    from course_tools.solutions import nb07
+    from course_tools.solutions import nb08
 
-    assert exercises.check_rgb_to_y(lambda x: nb07.my_rgb_to_y(x) - 16 / 255) is False  # forgot the offset
+    assert exercises.check_rgb_to_y(lambda x: nb08.my_rgb_to_y(x) - 16 / 255) is False  # forgot the offset
     assert exercises.check_rgb_to_y(lambda x: 0.299 * x[..., 0] + 0.587 * x[..., 1] + 0.114 * x[..., 2]) is False
     assert exercises.check_rgb_to_y(_todo) is None
     assert exercises.check_lr_shape((48, 64), (512, 384), 8) is False  # (W, H) instead of (H, W)
@@ -205,13 +205,13 @@ def test_super_resolution_near_misses():
 
 
 def test_inpainting_near_misses():
-    from course_tools.solutions import nb06
+    from course_tools.solutions import nb07
 
-    assert exercises.check_square_hole(lambda h, w, s: np.roll(nb06.my_square_hole(h, w, s), 1, axis=0)) is False
-    assert exercises.check_square_hole(lambda h, w, s: 1 - nb06.my_square_hole(h, w, s)) is False  # 1 = missing
-    assert exercises.check_square_hole(lambda h, w, s: nb06.my_square_hole(h, w, s)[..., 0]) is False  # (h, w)
+    assert exercises.check_square_hole(lambda h, w, s: np.roll(nb07.my_square_hole(h, w, s), 1, axis=0)) is False
+    assert exercises.check_square_hole(lambda h, w, s: 1 - nb07.my_square_hole(h, w, s)) is False  # 1 = missing
+    assert exercises.check_square_hole(lambda h, w, s: nb07.my_square_hole(h, w, s)[..., 0]) is False  # (h, w)
     assert exercises.check_square_hole(_todo) is None
-    assert exercises.check_missing_psnr(lambda x, y, m: nb06.my_missing_psnr(x, y, 1 - m)) is False  # known pixels
+    assert exercises.check_missing_psnr(lambda x, y, m: nb07.my_missing_psnr(x, y, 1 - m)) is False  # known pixels
     assert exercises.check_missing_psnr(_todo) is None
 
 
@@ -258,7 +258,7 @@ def test_the_model_edge_detector_answer_is_right():
     assert np.abs(correlate2d(np.fliplr(np.tri(8)), kernel, mode="valid")).max() == 0
 
 
-# --- the operator A, written by the student and put into the loss (06, 07) ----------------------------------------
+# --- the operator A, written by the student and put into the loss (07, 08) ----------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -269,16 +269,16 @@ def small_image():
 def test_the_mask_and_its_loss_are_the_engines_and_the_near_misses_fail(small_image):
     import tensorflow as tf
 
-    from course_tools.solutions import nb06
+    from course_tools.solutions import nb07
     from dip_helpers import Mask, random_mask
 
     mask = random_mask(small_image.shape, missing=0.5, seed=0)
-    op, my_A = Mask(mask), nb06.mask_operator(mask)
+    op, my_A = Mask(mask), nb07.mask_operator(mask)
     y = op.measure(small_image)
     assert exercises.check_operator(my_A, op, small_image) is True
     assert exercises.check_operator(lambda image: image * (1 - mask), op, small_image) is False  # mask inverted
     assert exercises.check_operator(_todo, op, small_image) is None
-    assert exercises.check_operator_loss(nb06.dip_loss(my_A), op, y) is True
+    assert exercises.check_operator_loss(nb07.dip_loss(my_A), op, y) is True
     no_a = lambda out, y: tf.reduce_mean(tf.square(out - y))
     summed = lambda out, y: tf.reduce_sum(tf.square(my_A(out) - y))
     assert exercises.check_operator_loss(no_a, op, y) is False
@@ -287,27 +287,27 @@ def test_the_mask_and_its_loss_are_the_engines_and_the_near_misses_fail(small_im
 
 
 def test_the_lanczos_downsampler_and_its_loss_are_the_engines_and_the_box_kernel_fails(small_image, capsys):
-    from course_tools.solutions import nb06, nb07
+    from course_tools.solutions import nb07, nb08
     from dip_helpers import Downsampler
     from dip_helpers.engine.operators import box_kernel
 
     op = Downsampler(4)
-    my_A = nb07.lanczos_downsampler(4)
+    my_A = nb08.lanczos_downsampler(4)
     assert exercises.check_operator(my_A, op, small_image) is True
     capsys.readouterr()
-    assert exercises.check_operator(nb07.lanczos_downsampler(4, box_kernel(4)), op, small_image) is False
+    assert exercises.check_operator(nb08.lanczos_downsampler(4, box_kernel(4)), op, small_image) is False
     assert "box kernel" in capsys.readouterr().out
     y = op.measure(small_image)
-    assert exercises.check_operator_loss(nb06.dip_loss(my_A), op, y) is True
-    assert exercises.check_operator_loss(nb06.dip_loss(nb07.lanczos_downsampler(4, box_kernel(4))), op, y) is False
+    assert exercises.check_operator_loss(nb07.dip_loss(my_A), op, y) is True
+    assert exercises.check_operator_loss(nb07.dip_loss(nb08.lanczos_downsampler(4, box_kernel(4))), op, y) is False
 
 
 def test_a_loss_written_with_numpy_is_refused_with_the_reason(small_image, capsys):
-    from course_tools.solutions import nb06
+    from course_tools.solutions import nb07
     from dip_helpers import Mask
 
     op = Mask(np.ones((32, 32, 1), np.float32))
-    my_A = nb06.mask_operator(np.ones((32, 32, 1), np.float32))
+    my_A = nb07.mask_operator(np.ones((32, 32, 1), np.float32))
     numpy_loss = lambda out, y: np.mean(np.square(np.asarray(my_A(out)) - np.asarray(y)))
     assert exercises.check_operator_loss(numpy_loss, op, op.measure(small_image)) is False
     assert "use TensorFlow operations, not NumPy" in capsys.readouterr().out

@@ -1,41 +1,46 @@
-"""Solutions for notebook 07 (super-resolution)."""
+"""Solutions for notebook 07 (inpainting and restoration)."""
 
 import numpy as np
 import tensorflow as tf
 
-from dip_helpers.engine.operators import lanczos_kernel
+from dip_helpers.metrics import psnr
 
 
-def lanczos_downsampler(factor, kernel=None):
-    """``my_A`` for super-resolution by ``factor``: blur with the separable kernel ``np.outer(k, k)`` (``k``: the 1-D
-    Lanczos-2 taps unless given), edges repeated, one pixel in ``factor`` kept: one depthwise convolution with equal
-    strides."""
-    k = lanczos_kernel(factor, 2) if kernel is None else np.asarray(kernel)
-    pad = (len(k) - factor) // 2
-    kernel2d = np.outer(k, k).astype(np.float32)
+def mask_operator(mask):
+    """``my_A`` for a given mask: A(x) = m * x, the batch of images times the (H, W, 1) mask."""
 
     def my_A(image):
-        h, w, c = image.shape[1:]
-        rows, cols = np.clip(np.arange(-pad, h + pad), 0, h - 1), np.clip(np.arange(-pad, w + pad), 0, w - 1)
-        padded = tf.gather(tf.gather(image, rows, axis=1), cols, axis=2)  # edges repeated
-        filters = np.repeat(kernel2d[:, :, None, None], c, axis=2)  # (k, k, C, 1): the same kernel on each channel
-        return tf.nn.depthwise_conv2d(padded, filters, [1, factor, factor, 1], "VALID")
+        return image * mask
 
     return my_A
 
 
-def my_rgb_to_y(image):
-    """Luma of an RGB image in [0, 1], ITU-R BT.601 on the [16, 235] / 255 scale."""
-    r, g, b = np.moveaxis(np.asarray(image, float), -1, 0)
-    return (16 + 65.481 * r + 128.553 * g + 24.966 * b) / 255
+def dip_loss(my_A):
+    """``my_loss`` with a given ``my_A``: the mean of (A(output) - y)^2, notebook 05's loss with A in it."""
+
+    def my_loss(output, y):
+        return tf.reduce_mean(tf.square(my_A(output) - y))
+
+    return my_loss
 
 
-LR_SHAPE = (64, 48)  # 512 x 384 downsampled by 8
+def my_square_hole(h, w, side):
+    """Mask of ones with a centred square of zeros."""
+    m = np.ones((h, w, 1), np.float32)
+    top, left = (h - side) // 2, (w - side) // 2
+    m[top : top + side, left : left + side] = 0
+    return m
+
+
+def my_missing_psnr(x, y, mask):
+    """PSNR on the pixels the mask hides."""
+    hidden = np.broadcast_to(np.asarray(mask) == 0, np.shape(x))
+    return psnr(np.asarray(x)[hidden], np.asarray(y)[hidden])
 
 
 #: model answer to the open exercise
 OPEN = """\
-Exercise 3 (the kernel). If the measurement was made with a box filter and DIP's loss uses the same box
-downsampler, DIP is fitting the right model and its result improves; if the loss uses Lanczos while the image was
-box-filtered (or the reverse), DIP fits the wrong forward model and its PSNR drops. Super-resolution with DIP is
-only as good as the operator A: the method assumes you know how the small image was made."""
+Exercise 3 (90% missing). With only 10% of the pixels known, DIP needs many more steps (the loss sees few pixels,
+and the network must draw almost everything), and a lower learning rate helps it stay stable, as the paper's
+0.001 for restoration. Biharmonic interpolation turns into smooth blobs between the known pixels; DIP keeps edges
+longer. Among the networks of section 4, the deeper ones fill the large empty areas better."""
