@@ -226,6 +226,45 @@ def check_figure2_order(answer, curves=None) -> bool | None:
     )
 
 
+def check_psnr_from_loss(my_psnr_from_loss, history=None) -> bool | None:
+    """Check ``my_psnr_from_loss(losses)``: ``10 log10(1 / loss)`` for each mean squared error (images in [0, 1]);
+    given a run's ``history``, also that it turns the run's ``loss`` into its ``psnr_measured``."""
+    losses = np.array([0.01, 0.001, 0.0004, 0.1])
+    got = _call(my_psnr_from_loss, losses)
+    if not _attempted(got, "my_psnr_from_loss"):
+        return None
+    want = 10 * np.log10(1 / losses)
+    got = np.asarray(got, np.float64)
+    if got.shape != want.shape:
+        print(
+            f"❌ For {len(losses)} losses my_psnr_from_loss gave shape {got.shape}: give one PSNR per loss "
+            "(NumPy's functions work on a whole array at once)."
+        )
+        return False
+    if not np.allclose(got, want, atol=1e-6):
+        if np.allclose(got, -want, atol=1e-6):
+            hint = "the sign is wrong: a smaller loss is a higher PSNR."
+        elif np.allclose(got, 2 * want, atol=1e-6):
+            hint = "20 log10 is for a ratio of amplitudes; a mean square is already a power: 10 log10."
+        else:
+            hint = "PSNR = 10 log10(1 / loss) for images in [0, 1] (a base-10 logarithm)."
+        print(
+            f"❌ For losses {losses.tolist()} expected {np.round(want, 2).tolist()} dB, got "
+            f"{np.round(got, 2).tolist()}: {hint}"
+        )
+        return False
+    if history is None or "loss" not in history or "psnr_measured" not in history:
+        return _verdict(True, "Right: 10 log10(1 / loss).", "")
+    curve = np.asarray(my_psnr_from_loss(np.asarray(history["loss"], np.float64)), np.float64)
+    gap = float(np.max(np.abs(curve - np.asarray(history["psnr_measured"], np.float64))))
+    return _verdict(
+        gap < 0.01,
+        f"Right: 10 log10(1 / loss). On this run it gives psnr_measured at every step (to within {gap:.4f} dB): "
+        "the loss and the PSNR to the noisy image are one curve.",
+        f"Right on the test losses, but on this run it is up to {gap:.3f} dB from psnr_measured.",
+    )
+
+
 def check_ema(my_ema) -> bool | None:
     """Check ``my_ema(frames, decay)``: the moving average the course uses, started at the first frame."""
     frames = [np.full((2, 2, 1), v, np.float32) for v in (1.0, 3.0, 5.0, 4.0)]
@@ -340,7 +379,7 @@ def check_dip_curve(losses, engine_losses, name: str = "your loop") -> bool | No
             False,
             "",
             f"step 1: {name} has loss {got[0]:.5f}, the engine {want[0]:.5f}. Same network "
-            "(seed 0), same z (seed 0), and the loss is the mean of (f(z) - x0)^2, not the sum?",
+            "(seed 0), same z (seed 0), and the loss is the mean of (f_theta(z) - y)^2, not the sum?",
         )
     if not math.isclose(got[1], want[1], rel_tol=1e-3):
         return _verdict(

@@ -57,16 +57,32 @@ def test_tv_and_masked_gradient_checks():
 
 
 def test_figure2_and_denoising_checks():
-    from course_tools.solutions import nb04, nb05
+    from course_tools.solutions import nb04, nb06
 
     assert exercises.check_steps_to_reach(nb04.my_steps_to_reach) is True
     assert exercises.check_steps_to_reach(lambda losses, v: int(np.argmax(losses <= v))) is False  # 0-based, no None
     assert exercises.check_figure2_order(nb04.ORDER) is True
     assert exercises.check_figure2_order(nb04.ORDER[::-1]) is False
-    assert exercises.check_ema(nb05.my_ema) is True
+    assert exercises.check_ema(nb06.my_ema) is True
     assert exercises.check_ema(lambda f, d: np.mean(f, axis=0)) is False
-    assert exercises.check_window_variance(nb05.my_variance) is True
+    assert exercises.check_window_variance(nb06.my_variance) is True
     assert exercises.check_window_variance(lambda f: float(np.var(np.stack(f)))) is False
+
+
+def test_psnr_from_loss_check():
+    from course_tools.solutions import nb05
+
+    losses = np.array([0.02, 0.005, 0.001], np.float32)
+    history = {"loss": losses, "psnr_measured": (10 * np.log10(1 / losses)).astype(np.float32)}
+    assert exercises.check_psnr_from_loss(nb05.my_psnr_from_loss) is True
+    assert exercises.check_psnr_from_loss(nb05.my_psnr_from_loss, history) is True
+    assert exercises.check_psnr_from_loss(lambda loss: 10 * np.log10(loss)) is False  # the sign
+    assert exercises.check_psnr_from_loss(lambda loss: 20 * np.log10(1 / loss)) is False  # an amplitude ratio
+    assert exercises.check_psnr_from_loss(lambda loss: 10 * np.log(1 / loss)) is False  # the natural logarithm
+    assert exercises.check_psnr_from_loss(lambda loss: float(np.mean(10 * np.log10(1 / loss)))) is False  # one number
+    off = {"loss": losses, "psnr_measured": history["psnr_measured"] + 0.5}  # a curve it does not give
+    assert exercises.check_psnr_from_loss(nb05.my_psnr_from_loss, off) is False
+    assert exercises.check_psnr_from_loss(_todo) is None
 
 
 def test_super_resolution_checks():

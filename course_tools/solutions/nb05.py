@@ -2,23 +2,36 @@
 
 import numpy as np
 
+CONCEPT_ANSWERS = (
+    "Because only the noisy image enters the loss: the PSNR to it is the loss on another scale, so it rises as long "
+    "as the loss falls. Once the image is drawn, the loss can only fall further by reproducing the noise, and every "
+    "bit of noise reproduced is an error against the clean image, so the PSNR to the clean image falls.",  # 1
+    "Random noise, drawn once (uniform in [0, 0.1)) and never changed: they hold nothing of the noisy image. The noisy "
+    "image enters only through the loss, mean((f_theta(z) - y)^2), which the gradient steps reduce.",  # 2
+    "To the noisy image y itself: the network has far more weights than the image has pixels and can reproduce any "
+    "image, noise included. Its PSNR to the clean image then tends to the noisy input's own PSNR, about 20 dB at "
+    "sigma 25.",  # 3
+    "They compute the same function, but round differently (an eager loop, a compiled train_step and the engine's "
+    "faster kernels); training amplifies such differences from step to step, so the curves drift apart a little while "
+    "ending at about the same loss. The first steps agree to within rounding.",  # 4
+)
 
-def my_ema(frames, decay):
-    """Exponential moving average of a sequence of images, started at the first one."""
-    avg = np.asarray(frames[0], np.float64)
-    for f in frames[1:]:
-        avg = decay * avg + (1 - decay) * np.asarray(f, np.float64)
-    return avg
+
+def my_psnr_from_loss(losses):
+    """PSNR in dB for each mean squared error in ``losses`` (images in [0, 1]): 10 log10(1 / loss)."""
+    return 10 * np.log10(1 / np.asarray(losses, np.float64))
 
 
-def my_variance(frames):
-    """Mean over pixels of the variance over the frames (ES-WMV's statistic)."""
-    return float(np.mean(np.var(np.stack(frames), axis=0)))
-
-
-#: model answer to the open exercise
+#: model answers to the open exercises
 OPEN = """\
-Exercise 3 (the input noise back). With reg_noise_std = 1/30 the network sees a slightly different input at every
-step, so it cannot memorise the exact noise pattern: fitting the noise slows down. The PSNR to the clean image
-peaks later, the fall after the peak is slower and smaller, and the moving average of outputs gains most,
-because consecutive outputs now differ. The price: more steps to the peak."""
+Exercise 2 (a noisier image). At sigma 50 the noisy input is a little less than 6 dB worse than at sigma 25 (the
+noise's standard deviation doubles: 20 log10 2 = 6.0 dB, and clipping to [0, 1] removes a little more of the larger
+noise). The network still draws the image before the noise, so the curve
+still peaks and falls; the peak is lower in dB than at sigma 25 but further above the noisy input, and the fall
+after it is larger, because there is more noise left to fit.
+
+Exercise 3 (fewer channels). With 8 channels per scale the network has roughly a twelfth of the weights (the
+channel-to-channel convolutions shrink 16-fold, the first layer and the skips only 4-fold): it fits
+everything more slowly, the image and the noise. The peak comes later and the fall after it is gentler; the peak
+itself is usually a little lower, because a smaller network draws fine texture less well. Fewer channels are a
+weaker regulariser than stopping early, not a replacement for it."""
