@@ -21,7 +21,16 @@ from . import course, nbtools
 ROOT = Path(__file__).resolve().parent.parent
 STUDENT_TEMPLATE = Path(__file__).resolve().parent / "student"
 #: what the student edition copies from the repository
-STUDENT_PARTS = ("dip_helpers", "data", "jupyter", "pyproject.toml", "environment.yml", "LICENSE", "conftest.py")
+STUDENT_PARTS = (
+    "dip_helpers",
+    "data",
+    "jupyter",
+    "docs/glossary.md",
+    "pyproject.toml",
+    "environment.yml",
+    "LICENSE",
+    "conftest.py",
+)
 JUNK = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".ipynb_checkpoints", "runs")
 #: the sentence of each notebook's Exercises section that points to the solutions
 SOLUTIONS_POINTER = re.compile(r"(;\s*w|\n?W)orked solutions are in `course_tools/solutions/[^`]+`(: try first!)?\.?")
@@ -74,6 +83,7 @@ def build_student(out: Path) -> Path:
     out = _fresh_folder(Path(out), ".student-edition")
     for part in STUDENT_PARTS:
         src = ROOT / part
+        (out / part).parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree(src, out / part, ignore=JUNK) if src.is_dir() else shutil.copy2(src, out / part))
     order = nbtools.notebook_paths()
     readme = (STUDENT_TEMPLATE / "README.md").read_text(encoding="utf-8")

@@ -134,6 +134,85 @@ def canonical(path: Path, order: list[Path] | None = None, slug: str | None = No
     return nbformat.writes(nb).rstrip("\n") + "\n"
 
 
+LAST_SECTIONS = ("## Summary", "## Concept questions", "## Exercises", "## References")
+#: a Think! prompt: the question, then its answer folded in a <details> block whose markdown renders everywhere
+THINK = re.compile(r"\*\*Think!\*\* \S.*?\n\n<details>\n<summary>Answer</summary>\n\n\S.*?\S\n\n</details>", re.S)
+
+
+def section_names(cells) -> list[str]:
+    """Every ``##`` heading of the notebook's markdown, without the ``## ``, in order."""
+    return [
+        line[3:].strip()
+        for c in cells
+        if c.cell_type == "markdown"
+        for line in c.source.splitlines()
+        if line.startswith("## ")
+    ]
+
+
+def pacing_problems(cells) -> list[str]:
+    """What is missing from cell 4's prerequisites and student-time table (one row per section, minutes that add
+    up to the total)."""
+    goals = cells[3].source if cells[3].cell_type == "markdown" else ""
+    problems = [] if "**Prerequisites:**" in goals else ["cell 4 must name the '**Prerequisites:**'"]
+    total = re.search(r"^\*\*Your time:\*\* about (\d+) minutes", goals, re.M)
+    if not total:
+        return problems + ["cell 4 must give '**Your time:** about N minutes' and a table of minutes per section"]
+    rows = re.findall(r"^\| *(.+?) *\| *(\d+) *\|$", goals, re.M)
+    names = section_names(cells)
+    wanted = names[names.index("Learning goals") + 1 : names.index("References")] if "References" in names else []
+    if [name for name, _ in rows] != wanted:
+        problems.append(
+            f"the time table's rows must be the sections {wanted}, in order; they are {[n for n, _ in rows]}"
+        )
+    if sum(int(m) for _, m in rows) != int(total.group(1)):
+        problems.append(f"the time table's minutes add up to {sum(int(m) for _, m in rows)}, not {total.group(1)}")
+    return problems
+
+
+def think_problems(cells) -> list[str]:
+    """What is wrong with the notebook's Think! prompts: two to four, each with its answer folded, each before the
+    code cell that shows the result, none after the Summary."""
+    at = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.startswith("**Think!**")]
+    problems = [] if 2 <= len(at) <= 4 else [f"the notebook must have 2 to 4 '**Think!**' prompts, not {len(at)}"]
+    summary = next((i for i, c in enumerate(cells) if c.source.startswith("## Summary")), len(cells))
+    for i in at:
+        if not THINK.fullmatch(cells[i].source):
+            problems.append(f"cell {i + 1}: a Think! prompt is the question, then its answer in <details> (see spec)")
+        if i > summary or i + 1 >= len(cells) or cells[i + 1].cell_type != "code":
+            problems.append(f"cell {i + 1}: a Think! prompt must come before the code cell that shows its result")
+    return problems
+
+
+def concept_problems(cells, number: str) -> list[str]:
+    """What is wrong with the '## Concept questions' cell: three to five numbered questions, and as many answers in
+    ``course_tools/solutions/nbNN.py`` (``CONCEPT_ANSWERS``)."""
+    cell = next((c for c in cells if c.cell_type == "markdown" and c.source.startswith("## Concept questions")), None)
+    if cell is None:
+        return []  # the section check says it is missing
+    asked = re.findall(r"^(\d+)\. \S", cell.source, re.M)
+    problems = []
+    if not 3 <= len(asked) <= 5 or asked != [str(k) for k in range(1, len(asked) + 1)]:
+        problems.append(f"'## Concept questions' must ask 3 to 5 questions numbered 1., 2., ...; found {asked}")
+    answers = concept_answers(number)
+    if answers is None or len(answers) != len(asked) or not all(isinstance(a, str) and a.strip() for a in answers):
+        problems.append(
+            f"course_tools/solutions/nb{number}.py must hold CONCEPT_ANSWERS, one answer per concept question "
+            f"({len(asked)}), not {None if answers is None else len(answers)}"
+        )
+    return problems
+
+
+def concept_answers(number: str) -> tuple | None:
+    """The answers to notebook ``number``'s concept questions (``CONCEPT_ANSWERS`` of its solutions), or None."""
+    import importlib
+
+    try:
+        return getattr(importlib.import_module(f"course_tools.solutions.nb{number}"), "CONCEPT_ANSWERS", None)
+    except ImportError:
+        return None
+
+
 def structure_problems(path: Path) -> list[str]:
     """Course conventions a notebook breaks (empty list when it follows them all)."""
     nb = nbformat.read(path, as_version=4)
@@ -166,16 +245,15 @@ def structure_problems(path: Path) -> list[str]:
         if c.cell_type == "markdown" and c.source.startswith("## ")
     ]
     names = [h for _, h in headings]
-    if not {"## Summary", "## Exercises", "## References"} <= set(names):
-        problems.append("the notebook must end with '## Summary', '## Exercises' and '## References' sections")
-    elif names[-3:] != ["## Summary", "## Exercises", "## References"]:
-        problems.append(
-            "'## Summary', '## Exercises' and '## References' must be the last three sections, in that order"
-        )
+    if not set(LAST_SECTIONS) <= set(names):
+        problems.append(f"the notebook must end with the sections {', '.join(map(repr, LAST_SECTIONS))}")
+    elif names[-4:] != list(LAST_SECTIONS):
+        problems.append(f"{', '.join(map(repr, LAST_SECTIONS))} must be the last four sections, in that order")
     elif not re.search(r"arXiv:1711\.10925", cells[headings[-1][0]].source):
         problems.append("the references must cite the paper (arXiv:1711.10925)")
     if cells[-1].metadata.get(TAG) != "next":
         problems.append("the last cell must be the generated link to the next notebook (run make fmt)")
+    problems += pacing_problems(cells) + think_problems(cells) + concept_problems(cells, path.name[:2])
     for i, c in enumerate(cells):
         if c.cell_type == "code" and "NBVAL_CHECK_OUTPUT" in c.source and "dip_expected" not in c.metadata:
             problems.append(

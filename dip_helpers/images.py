@@ -225,6 +225,6 @@ def gaussian_noise(shape, sigma: float, seed: int | None = 0) -> np.ndarray:
 
 
 def add_gaussian_noise(image: np.ndarray, sigma: float, seed: int | None = 0, clip: bool = True) -> np.ndarray:
-    """The noise model ``x0 = x + eps``, ``eps ~ N(0, (sigma/255)^2)``; clipped to [0, 1] like a real image."""
+    """The noise model ``y = x + eps``, ``eps ~ N(0, (sigma/255)^2)``; clipped to [0, 1] like a real image."""
     noisy = image + gaussian_noise(image.shape, sigma, seed)
     return np.clip(noisy, 0.0, 1.0) if clip else noisy

@@ -45,7 +45,7 @@ def plot_psnr_curves(ax, curves: dict) -> None:
 
 
 def plot_noisy(image, sigma: float = 25, seed: int = 0):
-    """Show ``x``, the noise ``eps`` and ``x0 = x + eps`` with its PSNR and SSIM; returns the figure."""
+    """Show ``x``, the noise ``eps`` and ``y = x + eps`` with its PSNR and SSIM; returns the figure."""
     noisy = add_gaussian_noise(image, sigma, seed=seed)
     eps = noisy - image
     shown_eps = np.clip(0.5 + eps * 2, 0, 1)  # mid-grey is zero; contrast doubled
@@ -54,7 +54,7 @@ def plot_noisy(image, sigma: float = 25, seed: int = 0):
         [
             "clean x",
             f"noise eps (sigma = {sigma:g}/255, x2)",
-            f"x0: PSNR {psnr(image, noisy):.2f} dB, SSIM {ssim(image, noisy):.3f}",
+            f"y: PSNR {psnr(image, noisy):.2f} dB, SSIM {ssim(image, noisy):.3f}",
         ],
     )
 

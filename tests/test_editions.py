@@ -22,6 +22,11 @@ def student(tmp_path_factory):
 
 def test_student_edition_has_no_solutions_and_its_own_links(student):
     assert not (student / "course_tools").exists() and not list(student.rglob("nb0*.py"))
+    assert (student / "docs" / "glossary.md").is_file() and "](docs/glossary.md)" in (student / "README.md").read_text()
+    shipped = "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in student.rglob("*") if p.is_file())
+    for path in NOTEBOOKS:  # the concept questions' answers stay with the instructors
+        for answer in nbtools.concept_answers(path.name[:2]):
+            assert answer[:60] not in shipped, (path.name, answer[:60])
     for path in NOTEBOOKS:
         text = (student / "notebooks" / path.name).read_text(encoding="utf-8")
         assert "solutions" not in text.lower(), path.name
@@ -111,6 +116,7 @@ def test_a_slide_deck_holds_the_sections_and_a_figure(tmp_path):
     assert html.count("<section") >= len(sections) + 1
     assert "data:image/png;base64" in html  # a matplotlib figure, so the kernel used its inline backend
     assert "Colab only" not in html and "describe()" not in html  # skipped cells
+    assert re.search(r"<details>\s*<summary>Answer</summary>\s*<p>", html)  # Think! answers, folded, as HTML
     head = html.split("</head>", 1)[0]
     assert html.count(editions.SLIDE_CSS) == 1 and editions.SLIDE_CSS in head  # long code lines wrap on the slide
 
@@ -127,5 +133,32 @@ def test_the_book_builds_with_figures_a_table_of_contents_and_the_lecture_plan(t
     text = figures.read_text(encoding="utf-8")
     assert re.search(r'<img[^>]+src="\.\./_images/[^"]+\.png"', text) and "Traceback" not in text  # a figure
     assert "Colab only" not in text  # the bootstrap cell is left out
+    assert re.search(r"<details>\s*<summary>Answer</summary>\s*<p>", text)  # a Think! answer, folded, its text rendered
     assert "application/vnd.jupyter.widget-state+json" in text  # the sliders' saved state, shown without a kernel
     assert (html / "docs" / "instructors.html").exists()
+    assert (html / "docs" / "glossary.html").exists() and "docs/glossary.html" in index
+
+
+GLOSSARY_FRENCH = (
+    "débruitage", "a priori", "noyau", "pas", "remplissage", "époque", "itération", "taux d'apprentissage",
+    "normalisation par lots", "connexions de saut", "réseau non entraîné", "problème inverse mal posé",
+)  # fmt: skip
+
+
+def test_the_glossary_names_the_symbols_and_the_french_terms_and_the_book_and_readme_link_it():
+    text = (ROOT / "docs" / "glossary.md").read_text(encoding="utf-8")
+    table = [[c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]] for line in text.splitlines() if line[:2] == "| "]
+    rows = {cells[0]: cells for cells in table if len(cells) == 4}  # symbol, means, in code, introduced in
+    for symbol in ("`x`", "`y`", "`z`", "`A`"):
+        assert symbol in rows, symbol
+        assert rows[symbol][1] and rows[symbol][2] and re.search(r"\b0\d\b", rows[symbol][3]), rows[symbol]
+    assert "y = A(x) + eps" in rows["`y`"][1] and "`y`" in rows["`y`"][2]
+    french = {cells[1] for cells in table if len(cells) == 3}  # English, French, meaning (and the notation table)
+    for term in GLOSSARY_FRENCH:
+        assert re.search(rf"(^|[ (,]){re.escape(term)}($|[ ),])", " ; ".join(french)), term
+    for wrong in ("« prieur »", "« réseau non entrant »"):  # the mistranslations are named, as such
+        assert wrong in text, wrong
+    assert not re.search(r"/work/|/tmp/|\.txt\b", text)  # nothing outside the repository
+    toctrees = re.findall(r"```\{toctree\}(.*?)```", (ROOT / "book" / "index.md").read_text(), re.S)
+    assert any(re.search(r"^docs/glossary$", t, re.M) for t in toctrees)
+    assert "](docs/glossary.md)" in (ROOT / "README.md").read_text(encoding="utf-8")

@@ -68,12 +68,67 @@ def test_structure_check_catches_broken_notebooks(tmp_path):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"no title {i}") for i in range(9)])
     nbformat.write(nb, bad)
     problems = " ".join(nbtools.structure_problems(bad))
-    for words in ("title", "buttons", "Learning goals", "Setup", "Summary", "References", "next"):
+    for words in ("title", "buttons", "Learning goals", "Setup", "Summary", "Concept questions", "References", "next"):
         assert words in problems
     nb = nbformat.read(NOTEBOOKS[4], as_version=4)
     nb.cells[3].source = nb.cells[3].source.replace("Intel Xeon", "machine")  # a run time that says not where
     nbformat.write(nb, tmp_path / NOTEBOOKS[4].name)
     assert any("names the CPU" in p for p in nbtools.structure_problems(tmp_path / NOTEBOOKS[4].name))
+
+
+def _broken(tmp_path, change):
+    """The structure problems of notebook 04 after ``change(cells)``."""
+    nb = nbformat.read(NOTEBOOKS[4], as_version=4)
+    change(nb.cells)
+    nbformat.write(nb, tmp_path / NOTEBOOKS[4].name)
+    return " ".join(nbtools.structure_problems(tmp_path / NOTEBOOKS[4].name))
+
+
+def _think_cells(cells):
+    return [c for c in cells if c.cell_type == "markdown" and c.source.startswith("**Think!**")]
+
+
+def _replace(cells, start, old, new):
+    cell = next(c for c in cells if c.source.startswith(start))
+    assert old in cell.source
+    cell.source = cell.source.replace(old, new, 1)
+
+
+def test_structure_check_catches_missing_pacing_prompts_and_questions(tmp_path):
+    assert _broken(tmp_path, lambda cells: None) == ""
+    # prerequisites and the time table: a section left out, minutes that do not add up
+    assert "Prerequisites" in _broken(tmp_path, lambda c: _replace(c, "## Learning goals", "**Prerequisites:**", "x"))
+    assert "rows must be the sections" in _broken(
+        tmp_path, lambda c: _replace(c, "## Learning goals", "| Concept questions |", "| Questions |")
+    )
+    assert "add up to" in _broken(
+        tmp_path, lambda c: _replace(c, "## Learning goals", "time:** about ", "time:** about 1")
+    )
+    # Think! prompts: an answer left unfolded, a prompt after its result, too few
+    assert "<details>" in _broken(
+        tmp_path, lambda c: setattr(_think_cells(c)[0], "source", _think_cells(c)[0].source.replace("<details>", ""))
+    )
+
+    def after_its_result(cells):
+        i = cells.index(_think_cells(cells)[0])
+        cells[i], cells[i + 1] = cells[i + 1], cells[i]
+
+    assert "before the code cell" in _broken(tmp_path, after_its_result)
+    assert "2 to 4" in _broken(tmp_path, lambda c: [c.remove(t) for t in _think_cells(c)[1:]])
+    # concept questions: the section gone, or one more question than answers
+    assert "Concept questions" in _broken(
+        tmp_path, lambda c: _replace(c, "## Concept questions", "## Concept questions", "## Questions")
+    )
+    assert "one answer per concept question" in _broken(
+        tmp_path, lambda c: _replace(c, "## Concept questions", "\n1. ", "\n1. Why?\n2. ")
+    )
+
+
+def test_concept_answers_are_in_the_solutions_only():
+    for path in NOTEBOOKS:
+        answers = nbtools.concept_answers(path.name[:2])
+        text = path.read_text(encoding="utf-8")
+        assert answers and not any(a[:60] in text for a in answers), path.name
 
 
 def test_fmt_strips_outputs_and_restamps_a_new_slug(tmp_path, monkeypatch):

@@ -2,6 +2,22 @@
 
 import numpy as np
 
+CONCEPT_ANSWERS = (
+    "Its minimum is x = y, reached exactly: the noisy image explains the measurement perfectly, and nothing in the "
+    "data term tells noise from image. Separating them needs a prior (or, in Deep Image Prior, a network and early "
+    "stopping).",  # 1
+    "It gives the prior more weight against the data term: the result moves away from y and becomes smoother "
+    "(blurrier with Tikhonov, flatter with TV). Too small a lambda leaves the noise, too large erases the image's "
+    "detail with it, so the best PSNR lies in between; where depends on the image and the noise level.",  # 2
+    "Tikhonov penalises squared differences, so one jump of height h costs h^2 while a ramp of n steps of h/n costs "
+    "only h^2/n: it smears edges into ramps. TV penalises the gradient's length linearly, so the jump and the ramp "
+    "both cost h; it still removes small wiggles, but has no reason to spread an edge.",  # 3
+    "Then the minimum of ||A(f_theta(z)) - y||^2 over theta would equal the minimum of ||A(x) - y||^2 over x: the "
+    "data term alone, which for denoising is the noisy image. The prior comes from which images the network reaches "
+    "easily and early from a random start (its convolutional architecture and the optimisation path), so the run "
+    "must be stopped before it fits the noise.",  # 4
+)
+
 
 def my_tv(x, eps=1e-6):
     """Isotropic total variation, averaged over the pixels that have a right and a lower neighbour."""

@@ -5,6 +5,23 @@ import tensorflow as tf
 
 from dip_helpers.metrics import psnr
 
+CONCEPT_ANSWERS = (
+    "None: m is 0 there, so the output at that pixel does not enter the loss and its gradient is zero. Its value is "
+    "decided by the network: the same weights, shared by convolution over the whole image and fitted to draw the "
+    "known pixels, draw the missing ones too, so they get whatever structure the network draws around them.",  # 1
+    "It fills each hole with the smoothest surface that meets the hole's border. Across a stroke a pixel or two "
+    "wide the image is nearly smooth, so that surface is close to the truth; across a large hole it draws a smooth "
+    "blur from the border inward, with none of the edges or texture the hole hid.",  # 2
+    "Skip connections let the network draw each pixel largely from fine-scale features computed close to it. That "
+    "suits pixels with known neighbours, but in the middle of a large hole nothing nearby is known, so what the "
+    "fine path draws there is constrained by no measurement. Without skips every pixel is drawn through the coarse "
+    "scales, whose large receptive fields carry structure from the hole's border inward, and a deeper network "
+    "reaches farther.",  # 3
+    "Fitting the known pixels exactly is then no longer the goal: given enough steps the network fits the noise on "
+    "them too, and what it draws in the holes degrades with them. The run needs early stopping or the moving "
+    "average of outputs again, as in denoising (notebooks 05 and 06).",  # 4
+)
+
 
 def mask_operator(mask):
     """``my_A`` for a given mask: A(x) = m * x, the batch of images times the (H, W, 1) mask."""

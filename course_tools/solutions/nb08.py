@@ -5,6 +5,26 @@ import tensorflow as tf
 
 from dip_helpers.engine.operators import lanczos_kernel
 
+CONCEPT_ANSWERS = (
+    "To prevent aliasing: detail finer than the new pixel spacing would otherwise fold into false coarse patterns "
+    "(jagged edges, moire on fine texture), depending on which pixel of each block happens to be kept. The blur "
+    "removes that detail before subsampling, as a camera's optics and pixel area do.",  # 1
+    "DIP returns the one its network reaches while matching the small image: the image whose structure the network "
+    "draws most easily, natural-looking, with sharp edges. The bicubic enlargement is a fixed interpolation, not "
+    "fitted to the operator: downsampled with the Lanczos operator it does not in general give back the small "
+    "image exactly, so it is not one of them.",  # 2
+    "The operator removes that detail: two large images that differ only in it have the same small image, so the "
+    "loss cannot tell them apart and no fitting recovers it. Whatever the network draws there is its own preference, "
+    "plausible at best, not a measurement.",  # 3
+    "In x4 super-resolution the prior must supply 15 of every 16 values: nearly all the fine detail comes from the "
+    "network, not from the measurement. So the gain over bicubic, which already gets the coarse content right, is "
+    "modest: about 1 to 1.5 dB in the paper at x4.",  # 4
+    "The loss to the small image keeps falling as the network fits everything in it, including its noise and "
+    "compression artefacts, which it then enlarges; the lowest loss comes from the most overfitted output. With no "
+    "original there is no PSNR to watch, so a criterion computed from the outputs alone, the variance of recent "
+    "outputs (ES-WMV, notebook 06), picks the step.",  # 5
+)
+
 
 def lanczos_downsampler(factor, kernel=None):
     """``my_A`` for super-resolution by ``factor``: blur with the separable kernel ``np.outer(k, k)`` (``k``: the 1-D

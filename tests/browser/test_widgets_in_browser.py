@@ -313,6 +313,14 @@ def test_01_kernel_picker_redraws(browser, lab):
         nb, "dh.choice_view(show_kernel", lambda cell: cell.locator("select").select_option("laplacian"), "laplacian"
     )
     nb.check_widgets()
+    # a Think! prompt's answer: folded in the rendered markdown, its text shown on a click
+    answer = nb.page.locator(".jp-RenderedMarkdown details").first
+    answer.scroll_into_view_if_needed()
+    text = answer.locator("p").first
+    assert answer.evaluate("d => d.open") is False and not text.is_visible()
+    answer.locator("summary").click()
+    assert answer.evaluate("d => d.open") is True and text.is_visible() and len(text.inner_text()) > 20
+    nb.shot(answer, "think-answer")
     nb.page.close()
 
 
