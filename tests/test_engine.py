@@ -768,9 +768,12 @@ def test_conv_flops_counted_by_hand():
 
 
 def test_bench_json_line():
-    done = _cli("bench", "--size", "32", "--channels", "8", "--steps", "1", "--json")
+    done = _cli("bench", "--size", "32", "--channels", "8", "--steps", "1", "--sure", "--json")
     assert done.returncode == 0, done.stderr
     r = json.loads(done.stdout.strip().splitlines()[-1])
+    # SURE runs a second fit of the same size first: about twice the time (one round at one step: one ratio)
+    assert 1.2 < r["sure_cost_ratio"] < 4
+    assert r["sure_cost_ratio"] == pytest.approx(r["sure_fit_ms_per_step"] / r["fit_ms_per_step"], rel=0.02)
     for key in (
         "ms_per_step",
         "gflop_per_step",
@@ -1001,6 +1004,93 @@ def test_cli_failed_fit_leaves_no_temporary_folder(tmp_path, capsys, monkeypatch
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    "rule, same_as",
+    [
+        ("last", "result.png"),
+        ("average", "average.png"),
+        ("backtrack", "result.png"),
+        ("es-wmv", "es.png"),
+        ("sure", None),
+    ],
+)
+def test_cli_stop_writes_the_output_its_rule_picks(tmp_path, capsys, monkeypatch, rule, same_as):
+    """chosen.png is the image ``result.pick(rule)`` gives; the summary, stderr and psnr.png name its step."""
+    import matplotlib.pyplot as plt
+
+    from dip_helpers import engine
+
+    runs, figures, fit = [], [], engine.fit_dip
+    monkeypatch.setattr(engine, "fit_dip", lambda *a, **k: runs.append(fit(*a, **k)) or runs[-1])
+    monkeypatch.setattr(plt, "close", figures.append)  # keep psnr.png's figure, to read its marks
+    steps = 110 if rule == "es-wmv" else 20  # ES-WMV's window is 100 outputs
+    out = tmp_path / "run"
+    code, said, err = _main(
+        capsys, "denoise", "camera", "--profile", "ci", "--size", "32", "--channels", "8", "--steps", str(steps),
+        "--stop", rule, "--out", str(out),
+    )  # fmt: skip
+    assert code == 0, err
+    (result,) = runs
+    step, image = result.pick(rule)
+    assert 1 <= step <= steps and (step == steps or rule in ("es-wmv", "sure"))
+    assert step >= 100 or rule != "es-wmv"
+    assert np.abs(dh.load_image(out / "chosen.png") - image).max() <= 0.5 / 255 + 1e-6
+    if same_as:
+        assert (out / "chosen.png").read_bytes() == (out / same_as).read_bytes()
+    assert result.config["backtrack"] == ("backtracked" in result.history) == (rule == "backtrack")
+    assert result.config["sure_sigma"] == pytest.approx(25 / 255 if rule == "sure" else 0.0)
+    assert ("sure" in result.history) == (rule == "sure")
+    if rule == "sure":  # the step of the least estimated error
+        assert step == int(np.argmin(result.history["sure"])) + 1
+    summary = json.loads(said.strip().splitlines()[-1])
+    assert summary == json.loads((out / "summary.json").read_text())
+    assert summary["stop"] == {"rule": rule, "step": step}
+    truth = dh.resize_image(dh.load_image("camera"), 32)
+    assert summary["psnr_chosen"] == pytest.approx(dh.psnr(truth, image))
+    assert err.count(f"chosen: {rule} at step {step} (chosen.png)\n") == 1
+    marks = [line for line in figures[-1].axes[0].get_lines() if line.get_label().startswith("chosen")]
+    assert [(m.get_label(), list(m.get_xdata())) for m in marks] == [(f"chosen: {rule} (step {step})", [step, step])]
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (("--sigma", "0", "--stop", "sure"), "--stop sure needs the noise level: give --sigma (e.g. --sigma 25)"),
+        (
+            ("--steps", "99", "--stop", "es-wmv"),
+            "--stop es-wmv needs at least 100 steps (ES-WMV's window): give --steps 100 or more",
+        ),
+    ],
+)
+def test_cli_stop_refuses_a_rule_the_run_could_not_answer_before_the_fit(tmp_path, capsys, monkeypatch, options,
+                                                                         message):  # fmt: skip
+    from dip_helpers import engine
+
+    monkeypatch.setattr(engine, "fit_dip", lambda *a, **k: pytest.fail("the fit ran"))
+    code, said, err = _main(capsys, "denoise", "camera", "--profile", "ci", *options, "--out", str(tmp_path / "run"))
+    assert code == 2 and err == f"error: {message}\n" and said == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_readme_shell_commands_parse_and_show_every_stopping_rule():
+    import re
+    import shlex
+    from pathlib import Path
+
+    from dip_helpers.__main__ import build_parser
+    from dip_helpers.engine import STOP_RULES
+
+    readme = (Path(dh.__file__).parents[1] / "README.md").read_text()
+    section = readme[readme.index("From the shell:") :]
+    section = section[: section.index("\n## ")]
+    commands = re.findall(r"^\S*python -m dip_helpers (.*?)(?:\s+#.*)?$", section, re.M)
+    parsed = [build_parser().parse_args(shlex.split(c)) for c in commands]  # a wrong option exits here
+    assert {a.command for a in parsed} >= {"denoise", "inpaint", "superres", "bench"}
+    assert {a.stop for a in parsed if a.command == "denoise"} > {"last"}  # one command shows --stop
+    for rule in STOP_RULES:
+        assert f"`{rule}`" in section, rule
+
+
 def test_load_mask_at_another_size(tmp_path):
     from dip_helpers.masks import load_mask
 
@@ -1155,3 +1245,54 @@ def test_receptive_field_with_same_padding_and_upsampling_matches_the_gradient()
         rows = np.nonzero(np.abs(g).sum(axis=1))[0]
         spans.append(rows.max() - rows.min() + 1)
     assert max(spans) == 4, spans
+
+
+# --- stopping rules on real runs ----------------------------------------------------------------------------------
+
+
+def test_backtracking_undoes_a_psnr_drop_on_a_real_run(noisy_pair):
+    x, y = noisy_pair
+    cfg = DIPConfig(steps=30, reg_noise_std=0.0, divergence_guard=False, backtrack=True, **TINY)
+    res = fit_dip(y, None, cfg, truth=x, callbacks=[_Poison(20, value=0.3)], verbose=False)
+    h, back = res.history["psnr_measured"], res.history["backtracked"]
+    assert h[20] < h[19] - 5 and back[20] == 1 and back[:20].sum() == 0  # step 21 sees the damage and undoes it
+    assert h[21] == pytest.approx(h[19], abs=1e-4)  # step 22's output is made by the weights step 20's was
+    assert back[21:].sum() == 0 and res.pick("backtrack")[0] == 30
+
+
+def test_sure_on_a_real_run_is_what_two_plain_fits_give(noisy_pair):
+    from dip_helpers.engine.stopping import sure_direction
+
+    x, y = noisy_pair
+    cfg = DIPConfig(steps=8, sure_sigma=25 / 255, **TINY)
+    res = fit_dip(y, None, cfg, truth=x, verbose=False)
+    plain = dataclasses.replace(cfg, sure_sigma=0.0)
+    b = sure_direction(y.shape, cfg.seed)
+    f_y = fit_dip(y, None, plain, verbose=False).output
+    f_perturbed = fit_dip(y + cfg.sure_eps * b, None, plain, verbose=False).output
+    sigma2, eps = cfg.sure_sigma**2, cfg.sure_eps
+    expected = (
+        np.mean((y - f_y) ** 2.0) - sigma2 + 2 * sigma2 * np.mean(b * (f_perturbed - f_y.astype(np.float64))) / eps
+    )
+    assert np.array_equal(res.output, f_y)  # the main fit is the plain run
+    assert res.history["sure"][-1] == pytest.approx(expected, rel=1e-5)
+    step, image = res.pick("sure")
+    assert step == int(np.argmin(res.history["sure"])) + 1 and image.shape == x.shape
+    assert res.summary()["sure_step"] == step
+    with pytest.raises(ValueError, match="Identity"):
+        fit_dip(y[:8, :8], Mask(np.ones((8, 8, 3), np.float32)), cfg, verbose=False)
+
+
+def test_callbacks_share_one_copy_of_the_output_per_step(noisy_pair, monkeypatch):
+    from dip_helpers.engine import backend
+
+    x, y = noisy_pair
+    cls, calls = backend.get().model_class(backend.fast(True)), []
+    read = cls.read_output
+    monkeypatch.setattr(cls, "read_output", lambda self: calls.append(1) or read(self))
+    steps = 10
+    cfg = DIPConfig(steps=steps, sure_sigma=0.1, **{**TINY, "snapshot_every": 1})
+    fit_dip(y, None, cfg, truth=x, verbose=False)
+    # average, ES-WMV, SURE and snapshots read every step, the best output when it improves: once per step in each
+    # of the two fits, and once after the main one
+    assert 2 * steps <= len(calls) <= 2 * steps + 1

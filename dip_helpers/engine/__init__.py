@@ -3,7 +3,8 @@
 - :mod:`.network`: the skip network, in stock Keras layers;
 - :mod:`.operators`: the degradation operators ``A`` (identity, mask, downsampler);
 - :mod:`.model`: :class:`DIP`, a ``keras.Model`` whose loss is the DIP loss;
-- :mod:`.callbacks`: history, moving average, snapshots, early stopping, divergence guard, TensorBoard, Ctrl-C;
+- :mod:`.callbacks`: history, moving average, snapshots, early stopping (ES-WMV, SURE), divergence guard,
+  backtracking, TensorBoard, Ctrl-C; :mod:`.stopping`: SURE's arithmetic, free of Keras;
 - :mod:`.config` and :mod:`.result`: :class:`DIPConfig` and :class:`DIPResult`, free of Keras;
 - :mod:`.fit`: :func:`build_dip`, :func:`fit_dip`, the result cache;
 - :mod:`.backend`: the one door to the framework; the training step of each (TensorFlow's, with its fast twin,
@@ -18,13 +19,13 @@ import importlib
 
 _LAZY = {
     "DIP": "model", "network_input": "model", "DIPConfig": "config", "PRECISIONS": "config",
-    "DIPResult": "result", "ENGINE_VERSION": "fit", "build_dip": "fit", "fit_dip": "fit",
+    "DIPResult": "result", "STOP_RULES": "result", "ENGINE_VERSION": "fit", "build_dip": "fit", "fit_dip": "fit",
     "count_trainable": "network", "skip_network": "network", "receptive_field": "network",
     "Downsampler": "operators", "Identity": "operators", "Mask": "operators",
 }  # fmt: skip
 _MODULES = ("backend", "bench", "callbacks", "config", "fit", "machine", "memory", "model", "network", "operators",
-            "result", "tensorboard")  # fmt: skip
-_KERAS_FREE = ("backend", "config", "machine", "memory", "result")
+            "result", "stopping", "tensorboard")  # fmt: skip
+_KERAS_FREE = ("backend", "config", "machine", "memory", "result", "stopping")
 
 
 def __getattr__(name):

@@ -1,9 +1,10 @@
 """Keras callbacks for DIP runs: each small, each usable with ``Model.fit`` on any backend; none draws.
 
 They read the model's latest output (``model.current_output()``, a numpy array) and the
-per-step logs.
-Order matters where one adds a log the next reads: :class:`OutputAverage`
-adds ``psnr_ema``, so it goes before :class:`History` (``fit_dip`` does this).
+per-step logs; with :class:`OneCopyPerStep` first, the output is copied from the device once per step for all of them.
+Order matters where one adds a log the next reads: :class:`OutputAverage` adds ``psnr_ema``,
+:class:`Backtracking` ``backtracked`` and :class:`SureRisk` ``sure``, so they go before :class:`History`
+(``fit_dip`` does this).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 
 from ..metrics import psnr
 from .result import write_history_csv
+from .stopping import probe, sure_risk
 
 
 def _sync_variables(model) -> None:
@@ -28,6 +30,19 @@ def _sync_variables(model) -> None:
     sync = getattr(model, "sync_variables", None) or getattr(model, "jax_state_sync", None)
     if sync is not None:
         sync()
+
+
+class OneCopyPerStep(keras.callbacks.Callback):
+    """Put it first: every callback's ``model.current_output()`` of a step then shares one copy from the device."""
+
+    def on_train_begin(self, logs=None):
+        self.model.copy_once_per_step(True)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.model.copy_once_per_step(True)  # forget the last step's copy
+
+    def on_train_end(self, logs=None):
+        self.model.copy_once_per_step(False)
 
 
 class History(keras.callbacks.Callback):
@@ -216,6 +231,67 @@ class DivergenceGuard(keras.callbacks.Callback):
         self.recent.clear()  # judge the next steps against the checkpoint, not the lost peak
         self.recent.append(self.saved_psnr)
         return said
+
+
+class Backtracking(keras.callbacks.Callback):
+    """The backtracking of the authors' code: a step whose ``psnr_measured`` fell more than ``drop_db`` below the
+    last good step's (or is not finite) is undone by putting back the weights that made that good step's output; the
+    optimiser's state is kept, as there. Logs ``backtracked`` (1 or 0) per step; ``steps`` lists the undone steps.
+
+    Unlike :class:`DivergenceGuard`, it keeps the learning rate, so the same blow-up can come back again and again.
+    """
+
+    def __init__(self, drop_db: float = 5.0):
+        super().__init__()
+        self.drop_db, self.steps = drop_db, []
+        self.saved, self.saved_psnr, self._candidate, self._step = None, np.nan, None, 0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        _sync_variables(self.model)
+        self._candidate = self.model.net.get_weights()  # the weights this step's output is made with
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step += 1
+        psnr_now = float((logs or {}).get("psnr_measured", np.nan))
+        bad = self.saved is not None and not psnr_now >= self.saved_psnr - self.drop_db  # a NaN is bad too
+        if bad:
+            _sync_variables(self.model)
+            self.model.net.set_weights(self.saved)
+            self.steps.append(self._step)
+        else:
+            self.saved, self.saved_psnr = self._candidate, psnr_now
+        if logs is not None:
+            logs["backtracked"] = float(bad)
+
+
+class SureRisk(keras.callbacks.Callback):
+    """Monte-Carlo SURE of every step's output (:mod:`.stopping`), for denoising ``measurement`` with Gaussian noise
+    of std ``sigma``.
+
+    Every step it keeps ``probes`` (:func:`.stopping.probe` of the output with the image ``b``). Given ``perturbed``,
+    the probes of the second fit on ``measurement + eps * b``, it also logs ``sure``, the estimated MSE to the clean
+    image, and keeps the step where it is lowest (``best_step``, ``best_image``, ``best_risk``).
+    """
+
+    def __init__(self, measurement, b, sigma: float, eps: float, perturbed=None):
+        super().__init__()
+        self.y, self.b = np.asarray(measurement, np.float32), np.asarray(b, np.float32)
+        self.sigma, self.eps, self.perturbed = sigma, eps, perturbed
+        self.probes: list = []
+        self.best_step, self.best_image, self.best_risk, self._step = None, None, np.inf, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step += 1
+        out = self.model.current_output()
+        self.probes.append(probe(out, self.b))
+        if self.perturbed is None or self._step > len(self.perturbed):
+            return
+        mse = float(np.mean((np.asarray(out, np.float64) - self.y) ** 2))
+        risk = float(sure_risk(mse, self.probes[-1], self.perturbed[self._step - 1], self.sigma, self.eps))
+        if logs is not None:
+            logs["sure"] = risk
+        if risk < self.best_risk:
+            self.best_step, self.best_image, self.best_risk = self._step, np.array(out), risk
 
 
 class CtrlC(keras.callbacks.Callback):

@@ -24,6 +24,7 @@ from .memory import RunTooLarge, check_fits, out_of_memory
 from .model import network_input
 from .operators import Identity, Operator
 from .result import DIPResult
+from .stopping import sure_direction
 
 
 ENGINE_VERSION = "3"  # part of the cache key: bump it when a change alters the results of a run
@@ -102,6 +103,48 @@ def warn_if_slow_precision(precision: str) -> None:
             )
 
 
+def _train(model, config: DIPConfig, cbs: list) -> None:
+    """``model.fit`` for ``config.steps`` steps with the callbacks ``cbs`` (and Ctrl-C's); a device out of memory
+    becomes a :class:`RunTooLarge` that says what to shrink."""
+    from . import callbacks as cb
+
+    ctrl_c = cb.CtrlC()
+    try:
+        # one step per batch: the data is a placeholder, the model holds z and the measurement
+        with ctrl_c.listening():
+            model.fit(
+                np.zeros((config.steps, 1), np.float32), batch_size=1, epochs=1, verbose=0, callbacks=[*cbs, ctrl_c],
+                shuffle=False,
+            )  # fmt: skip
+    except Exception as err:
+        if out_of_memory(err):  # the estimate said it would fit, the device disagreed: explain, not a stack of C++
+            h, w = model.z.shape[1:3]
+            raise RunTooLarge(
+                f"the device ran out of memory during the run ({h}x{w} pixels after padding, "
+                f"{config.channels} channels, {config.precision}): {type(err).__name__}. Try a smaller "
+                "image (--size, or load_image(..., size=N)), fewer channels (--channels) or mixed "
+                "precision (--precision mixed_bfloat16)."
+            ) from err
+        raise
+
+
+def _perturbed_probes(measurement, b, operator: Operator, config: DIPConfig, verbose: bool) -> list:
+    """SURE's second fit: the same run on ``measurement + sure_eps * b``, all its steps; its probes, one per step."""
+    from . import callbacks as cb
+
+    if verbose:
+        print(f"SURE, fit 1 of 2: the same run on y + {config.sure_eps:g} b, for the divergence")
+    perturbed = np.asarray(measurement, np.float32) + config.sure_eps * b
+    model = build_dip(perturbed, operator, config)
+    sure = cb.SureRisk(perturbed, b, config.sure_sigma, config.sure_eps)
+    guard = cb.DivergenceGuard() if config.divergence_guard else None  # what the main fit does to its trajectory
+    cbs = [c for c in (cb.OneCopyPerStep(), guard, sure) if c is not None]
+    _train(model, config, cbs + ([cb.Progress(total=config.steps)] if verbose else []))
+    if verbose:
+        print("SURE, fit 2 of 2: the run on y")
+    return sure.probes
+
+
 def fit_dip(measurement, operator: Operator | None = None, config: DIPConfig | None = None, truth=None,
             callbacks=(), progress=None, log_dir=None, cache_dir=None, force: bool = False,
             verbose: bool = True) -> DIPResult:  # fmt: skip
@@ -124,14 +167,22 @@ def fit_dip(measurement, operator: Operator | None = None, config: DIPConfig | N
             print(f"Loaded a finished run from the cache: {cache}")
         return DIPResult.load(cache)
     warn_if_slow_precision(config.precision)
+    start, sure = time.perf_counter(), None  # the seconds include SURE's second fit: what the run costs
+    if config.sure_sigma > 0:
+        if not isinstance(operator, Identity):
+            raise ValueError("SURE (sure_sigma > 0) estimates a denoiser's error: it needs the Identity operator")
+        b = sure_direction(np.shape(measurement), config.seed)
+        perturbed = _perturbed_probes(measurement, b, operator, config, verbose)
+        sure = cb.SureRisk(measurement, b, config.sure_sigma, config.sure_eps, perturbed)
     model = build_dip(measurement, operator, config, truth)
     history = cb.History()
     average = cb.OutputAverage(config.ema)
     es = cb.EarlyStoppingWMV(config.es_window, config.es_patience, stop=config.early_stop)
     snaps = cb.Snapshots(config.snapshot_every)
     guard = cb.DivergenceGuard() if config.divergence_guard else None
+    back = cb.Backtracking() if config.backtrack else None
     best = cb.BestOutput()
-    cbs = [c for c in (average, es, guard, snaps, best) if c is not None]
+    cbs = [c for c in (cb.OneCopyPerStep(), average, es, guard, back, sure, snaps, best) if c is not None]
     if log_dir:
         cbs.append(cb.TensorBoardLogger(log_dir, image_every=config.snapshot_every, average=average))
     cbs.append(history)
@@ -139,25 +190,7 @@ def fit_dip(measurement, operator: Operator | None = None, config: DIPConfig | N
     if progress is not None:
         cbs.append(progress)
     cbs.extend(callbacks)
-    ctrl_c = cb.CtrlC()
-    cbs.append(ctrl_c)
-    start = time.perf_counter()
-    try:
-        # one step per batch: the data is a placeholder, the model holds z and the measurement
-        with ctrl_c.listening():
-            model.fit(
-                np.zeros((config.steps, 1), np.float32), batch_size=1, epochs=1, verbose=0, callbacks=cbs, shuffle=False
-            )
-    except Exception as err:
-        if out_of_memory(err):  # the estimate said it would fit, the device disagreed: explain, not a stack of C++
-            h, w = model.z.shape[1:3]
-            raise RunTooLarge(
-                f"the device ran out of memory during the run ({h}x{w} pixels after padding, "
-                f"{config.channels} channels, {config.precision}): {type(err).__name__}. Try a smaller "
-                "image (--size, or load_image(..., size=N)), fewer channels (--channels) or mixed "
-                "precision (--precision mixed_bfloat16)."
-            ) from err
-        raise
+    _train(model, config, cbs)
     seconds = time.perf_counter() - start
     result = DIPResult(
         output=model.current_output(),
@@ -171,6 +204,8 @@ def fit_dip(measurement, operator: Operator | None = None, config: DIPConfig | N
         notes=guard.events if guard else [],
         best_step=best.step,
         best_output=best.image,
+        sure_step=sure.best_step if sure else None,
+        sure_output=sure.best_image if sure else None,
     )
     if cache is not None:
         try:

@@ -95,8 +95,24 @@ class DIP(keras.Model):
         )
 
     def current_output(self) -> np.ndarray:
-        """The output of the latest step, as an (H, W, C) array."""
+        """The output of the latest step, as an (H, W, C) array; while :meth:`copy_once_per_step` is on, one read-only
+        copy from the device per step, shared by every callback that asks."""
+        if getattr(self, "_host_output", None) is not None:
+            return self._host_output
+        out = self.read_output()
+        if getattr(self, "_once_per_step", False):
+            out.setflags(write=False)
+            self._host_output = out
+        return out
+
+    def read_output(self) -> np.ndarray:
+        """Copy the latest step's output from the device, as an (H, W, C) array."""
         return ops.convert_to_numpy(self.last_output)[0]
+
+    def copy_once_per_step(self, on: bool) -> None:
+        """Turn the per-step sharing of :meth:`current_output` on or off; also forgets the copy of the last step
+        (:class:`~.callbacks.OneCopyPerStep` calls it at every step)."""
+        self._once_per_step, self._host_output = on, None
 
     def sync_variables(self) -> None:
         """Write the newest state into the model's variables, where a framework keeps it apart during ``fit``

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
+#: the stopping rules a run can be stopped by, none of which reads the clean image (:meth:`DIPResult.pick`)
+STOP_RULES = ("last", "average", "backtrack", "es-wmv", "sure")
+
 
 def write_history_csv(history: dict, path) -> Path:
     """Write per-step metrics ``{name: sequence}`` as ``step,<name>...`` rows (step counted from 1)."""
@@ -36,6 +39,8 @@ class DIPResult:
     notes: list = dataclasses.field(default_factory=list)
     best_step: int | None = None
     best_output: np.ndarray | None = None
+    sure_step: int | None = None
+    sure_output: np.ndarray | None = None
 
     def summary(self) -> dict:
         """Headline numbers: last / average / peak PSNR to the truth (if known), ES step, seconds."""
@@ -48,7 +53,38 @@ class DIPResult:
                 out["psnr_ema_last"] = float(np.asarray(h["psnr_ema"])[-1])
             if self.es_step is not None:
                 out["psnr_es"] = float(t[self.es_step - 1])
+            if self.sure_step is not None:
+                out["psnr_sure"] = float(t[self.sure_step - 1])
+        if self.sure_step is not None:
+            out["sure_step"] = self.sure_step
         return out
+
+    def pick(self, rule: str) -> tuple[int, np.ndarray]:
+        """The step and the image that a stopping rule of :data:`STOP_RULES` chooses, or ``"oracle"``: the step of the
+        best PSNR to the clean image, the reference that needs it. ValueError when this run cannot answer (it says
+        which setting the rule needs)."""
+        steps = int(len(self.history.get("loss", [])))
+        if rule == "last":
+            return steps, self.output
+        if rule == "average":
+            return steps, self.average
+        if rule == "backtrack":
+            if not self.config.get("backtrack"):
+                raise ValueError("this run did not backtrack: fit it with DIPConfig(backtrack=True)")
+            return steps, self.output
+        if rule == "es-wmv":
+            if self.es_step is None:
+                raise ValueError(f"ES-WMV needs at least es_window ({self.config.get('es_window')}) steps to pick one")
+            return self.es_step, self.es_output
+        if rule == "sure":
+            if self.sure_step is None:
+                raise ValueError("this run has no SURE estimate: fit it with DIPConfig(sure_sigma=noise std / 255)")
+            return self.sure_step, self.sure_output
+        if rule == "oracle":
+            if self.best_step is None:
+                raise ValueError("the oracle needs the clean image: fit with truth=...")
+            return self.best_step, self.best_output
+        raise ValueError(f"rule must be one of {', '.join(STOP_RULES)} or 'oracle', got {rule!r}")
 
     def to_csv(self, path) -> Path:
         """Write the per-step curves as ``step,<metric>...`` rows (step counted from 1)."""
@@ -64,6 +100,7 @@ class DIPResult:
             "average": self.average,
             "es_output": self.es_output if self.es_output is not None else empty,
             "best_output": self.best_output if self.best_output is not None else empty,
+            "sure_output": self.sure_output if self.sure_output is not None else empty,
         }
         arrays.update({f"history_{k}": np.asarray(v) for k, v in self.history.items()})
         arrays.update({f"snapshot_{k}": v for k, v in self.snapshots.items()})
@@ -73,6 +110,7 @@ class DIPResult:
             "config": self.config,
             "notes": self.notes,
             "best_step": self.best_step,
+            "sure_step": self.sure_step,
         }
         tmp = path.with_suffix(".tmp.npz")
         np.savez_compressed(tmp, meta=np.array(json.dumps(meta)), **arrays)
@@ -85,6 +123,7 @@ class DIPResult:
         with np.load(path) as f:
             meta = json.loads(str(f["meta"]))
             es, best = f["es_output"], f["best_output"]
+            sure = f["sure_output"] if "sure_output" in f.files else np.zeros(0)
             return cls(
                 output=f["output"],
                 average=f["average"],
@@ -97,4 +136,6 @@ class DIPResult:
                 notes=meta["notes"],
                 best_step=meta["best_step"],
                 best_output=best if best.size else None,
+                sure_step=meta.get("sure_step"),
+                sure_output=sure if sure.size else None,
             )

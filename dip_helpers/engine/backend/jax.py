@@ -43,12 +43,12 @@ class JaxDIP(DIP):
         non_trainable[_index(self.non_trainable_variables, self.last_output)] = out
         return logs, (trainable, non_trainable, optimizer_vars, metrics_vars)
 
-    def current_output(self):
+    def read_output(self):
         state = getattr(self, "_jax_state", None)
         if state and not self._jax_state_synced:  # during fit, the newest values live in the state
             i = _index(self.non_trainable_variables, self.last_output)
-            return np.asarray(state["non_trainable_variables"][i])[0]
-        return super().current_output()
+            return np.array(state["non_trainable_variables"][i])[0]
+        return super().read_output()
 
     def sync_variables(self) -> None:
         """Write the state that ``fit`` carries into the model's variables."""
