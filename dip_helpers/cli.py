@@ -1,11 +1,13 @@
 """``python -m dip_helpers denoise|inpaint|superres IMAGE --out DIR``: one DIP run from the shell.
 
 Writes into DIR: ``result.png`` (last output), ``average.png`` (moving average),
-``es.png`` (early-stopping pick), ``input.png`` (the measurement, clipped to [0, 1] for the
-picture), ``metrics.csv``, ``psnr.png``, ``summary.json`` (``DIPResult.summary()`` with the task,
-the profile, ``psnr_input`` when the original is known, and notes) and TensorBoard logs in ``tb/``
-when TensorFlow or tensorboardX is installed to write them (without either, a note says they are
-skipped; ``--tensorboard`` refuses to run without them); prints the summary as one JSON line.
+``es.png`` (early-stopping pick), ``chosen.png`` (denoise: the output that ``--stop`` chooses,
+``DIPResult.pick``; its rule and step are in the summary's ``stop`` and on stderr), ``input.png``
+(the measurement, clipped to [0, 1] for the picture), ``metrics.csv``, ``psnr.png`` (marking the
+chosen step), ``summary.json`` (``DIPResult.summary()`` with the task, the profile, ``psnr_input``
+when the original is known, and notes) and TensorBoard logs in ``tb/`` when TensorFlow or
+tensorboardX is installed to write them (without either, a note says they are skipped;
+``--tensorboard`` refuses to run without them); prints the summary as one JSON line.
 Everything is written to a temporary folder first, so a refused or interrupted run leaves nothing;
 if writing fails after the fit, the fitted run is kept as ``result.npz`` (``DIPResult.load``) and
 the error says where.
@@ -50,7 +52,8 @@ class _Renamed(argparse.Action):
 
 def add_run_arguments(sub) -> None:
     """Add the commands denoise, inpaint and superres, with their options, to the subparsers ``sub``."""
-    from .engine.config import PRECISIONS
+    from .engine.config import PRECISIONS, DIPConfig
+    from .engine.result import STOP_RULES
 
     for task in ("denoise", "inpaint", "superres"):
         p = sub.add_parser(task, help=f"run Deep Image Prior {task} on IMAGE")
@@ -89,6 +92,14 @@ def add_run_arguments(sub) -> None:
             p.add_argument(
                 "--sigma", type=float, default=25, help="noise std on the 0-255 scale; 0: IMAGE is already noisy"
             )
+            p.add_argument(
+                "--stop",
+                default="last",
+                choices=STOP_RULES,
+                help="the output chosen.png keeps: the last, the moving average, the authors' backtracking, "
+                f"ES-WMV's pick (needs --steps >= {DIPConfig.es_window}) or SURE's (needs --sigma > 0; it runs a "
+                "second fit first, so about twice as long)",
+            )
         if task == "inpaint":
             p.add_argument("--mask", default="random:0.5", help="a mask file (white = known), random:FRACTION or text")
         if task == "superres":
@@ -119,6 +130,7 @@ class Task(NamedTuple):
     measurement: np.ndarray
     truth: np.ndarray | None  # the original, where it is known
     baseline: np.ndarray  # the measurement at the truth's size: what psnr_input compares with the truth
+    stop: str | None = None  # the rule that picks chosen.png (denoise only)
 
 
 def read_task(args) -> Task:
@@ -132,6 +144,9 @@ def read_task(args) -> Task:
     size, steps, channels = DEFAULTS[profile]
     size = _given(args.size, size)
     defaults = TASK_DEFAULTS[args.command]
+    stop = args.stop if args.command == "denoise" else None
+    if stop == "sure" and args.sigma == 0:  # --sigma 0: the image is noisy already, with a level nobody gave
+        raise ValueError("--stop sure needs the noise level: give --sigma (e.g. --sigma 25)")
     # an option given as 0 is an error reported by validate(), never silently the default
     config = DIPConfig(
         steps=_given(args.steps, steps),
@@ -141,7 +156,15 @@ def read_task(args) -> Task:
         seed=args.seed,
         early_stop=args.early_stop,
         precision=args.precision,
+        backtrack=stop == "backtrack",
+        # a sigma outside (0, 255] is refused below, by the noise's own check
+        sure_sigma=args.sigma / 255 if stop == "sure" and 0 < args.sigma <= 255 else 0.0,
     ).validate()
+    if stop == "es-wmv" and config.steps < config.es_window:
+        raise ValueError(
+            f"--stop es-wmv needs at least {config.es_window} steps (ES-WMV's window): give --steps "
+            f"{config.es_window} or more"
+        )
     if size < 0:
         raise ValueError("--size must be 0 (keep) or positive")
     original = images.load_image(args.image)  # read once: a mask file is checked against its size
@@ -168,7 +191,7 @@ def read_task(args) -> Task:
             truth = images.fit_to_multiple(image, args.factor, "crop")
             measurement = op.measure(truth)
     baseline = upscale(measurement, args.factor, "bicubic") if args.command == "superres" else measurement
-    return Task(args.command, profile, config, op, measurement, truth, baseline)
+    return Task(args.command, profile, config, op, measurement, truth, baseline, stop)
 
 
 def _writes_logs(required: bool) -> bool:
@@ -248,6 +271,8 @@ def run_task(args) -> int:
     finally:
         if tmp.exists() and not kept:
             shutil.rmtree(tmp, ignore_errors=True)
+    if "stop" in summary:
+        print(f"chosen: {summary['stop']['rule']} at step {summary['stop']['step']} (chosen.png)", file=sys.stderr)
     print(json.dumps(summary))
     return 0
 
@@ -270,7 +295,8 @@ def _save_measurement(measurement, path: Path) -> list[str]:
 
 def write_results(result, folder: Path, task: Task, notes: list) -> dict:
     """Write the output images, the curves, their figure and ``summary.json`` into ``folder``; return the summary:
-    ``DIPResult.summary()`` with the task, the profile, ``psnr_input`` when the original is known, and the notes."""
+    ``DIPResult.summary()`` with the task, the profile, ``psnr_input`` when the original is known, the notes and,
+    for a task with a stopping rule, ``stop`` (its rule and step) and ``psnr_chosen`` (when the original is known)."""
     from .images import save_image
     from .metrics import psnr
 
@@ -278,11 +304,20 @@ def write_results(result, folder: Path, task: Task, notes: list) -> dict:
     save_image(result.average, folder / "average.png")
     if result.es_output is not None:
         save_image(result.es_output, folder / "es.png")
+    chosen = None
+    if task.stop is not None:
+        step, image = result.pick(task.stop)
+        save_image(image, folder / "chosen.png")
+        chosen = (task.stop, int(step))
     result.to_csv(folder / "metrics.csv")
-    _plot_curves(result, folder / "psnr.png")
+    _plot_curves(result, folder / "psnr.png", chosen)
     summary = {"task": task.name, "profile": task.profile, **result.summary()}
     if task.truth is not None:
         summary["psnr_input"] = psnr(task.truth, task.baseline)
+    if chosen is not None:
+        summary["stop"] = {"rule": chosen[0], "step": chosen[1]}
+        if task.truth is not None:
+            summary["psnr_chosen"] = psnr(task.truth, image)
     summary["notes"] = notes + result.notes
     (folder / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
@@ -312,7 +347,8 @@ def _keep_the_fit(result, tmp: Path, out: Path) -> Path | None:
         return tmp / "result.npz"
 
 
-def _plot_curves(result, path: Path) -> None:
+def _plot_curves(result, path: Path, chosen: tuple[str, int] | None = None) -> None:
+    """Draw the PSNR curves into ``path``, marking ES-WMV's pick and the ``chosen`` (rule, step)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -324,6 +360,8 @@ def _plot_curves(result, path: Path) -> None:
     plot_psnr_curves(ax, result.history)
     if result.es_step:
         ax.axvline(result.es_step, color="k", ls="--", lw=1, label=f"ES-WMV pick (step {result.es_step})")
+    if chosen is not None:
+        ax.axvline(chosen[1], color="C3", ls=":", lw=1.5, label=f"chosen: {chosen[0]} (step {chosen[1]})")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)

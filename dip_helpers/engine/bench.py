@@ -12,11 +12,16 @@ The step, the convolution and the product are timed in alternating rounds and ea
 ratios are kept, so that all see the same machine: on a shared machine the speed drifts. The
 medians are reported.
 
+With ``sure`` (``bench --sure``), also what SURE costs (:func:`sure_cost`): the milliseconds per
+step of a whole ``fit_dip`` call, model building included, without SURE and with
+``sure_sigma=0.1``, in alternating rounds, and the median of the rounds' ratios.
+
 ``python -m dip_helpers machine`` prints the machine part alone.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import keras
@@ -24,7 +29,7 @@ import numpy as np
 
 from . import backend, machine
 from .config import DIPConfig
-from .fit import build_dip
+from .fit import build_dip, fit_dip
 from .network import ReflectionPad, count_trainable
 
 
@@ -114,10 +119,12 @@ def bench(
     precision: str = "float32",
     fast: bool = True,
     parts: bool = False,
+    sure: bool = False,
 ) -> dict:
     """Measure the paper's denoising network (``channels`` at every scale) at ``size`` x ``size``.
 
-    ``parts`` (TensorFlow only): also the time per step of each part of the step (:func:`profile_parts`)."""
+    ``parts`` (TensorFlow only): also the time per step of each part of the step (:func:`profile_parts`);
+    ``sure``: also the cost of SURE (:func:`sure_cost`)."""
     cfg = DIPConfig(steps=steps, channels=channels, jit_compile=jit_compile, precision=precision, fast=fast).validate()
     y = np.random.default_rng(0).random((size, size, 3)).astype(np.float32)
     model = build_dip(y, None, cfg)
@@ -135,7 +142,7 @@ def bench(
         return round(float(np.median([gflop / s * t / flop * 1e9 for s, t in zip(step_times, times)])), 3)
 
     by_part = profile_parts(model, train, product_flop / float(np.median(product_times))) if parts else {}
-    return {
+    out = {
         "ms_per_step": round(1000 * sec, 2),
         "gflop_per_step": round(gflop, 2),
         "gflops": round(gflop / sec, 1),
@@ -154,7 +161,32 @@ def bench(
         "jit_compile": jit_compile,
         "precision": precision,
         **machine.summary(ask_tensorflow=backend.running() == "tensorflow"),
-        **({"parts": by_part} if parts else {}),
+    }
+    if sure:
+        out.update(sure_cost(y, cfg))
+    if parts:
+        out["parts"] = by_part
+    return out
+
+
+def sure_cost(measurement, config: DIPConfig, sure_sigma: float = 0.1, rounds: int = 3) -> dict:
+    """Milliseconds per step of a whole ``fit_dip`` call on ``measurement`` (building and compiling the model
+    included, no cache) with ``config`` as it is (``fit_ms_per_step``) and with ``sure_sigma``
+    (``sure_fit_ms_per_step``), in alternating rounds (at most one per step); medians, and the median of the rounds'
+    ratios (``sure_cost_ratio``: about 2, as SURE runs a second fit)."""
+    plain = dataclasses.replace(config, sure_sigma=0.0, backtrack=False)
+    with_sure = dataclasses.replace(plain, sure_sigma=sure_sigma).validate()
+
+    def ms_per_step(cfg):
+        start = time.perf_counter()
+        fit_dip(measurement, None, cfg, cache_dir="", verbose=False)  # "": no cache, every fit runs
+        return 1000 * (time.perf_counter() - start) / cfg.steps
+
+    times = [(ms_per_step(plain), ms_per_step(with_sure)) for _ in range(max(1, min(rounds, config.steps)))]
+    return {
+        "fit_ms_per_step": round(float(np.median([t for t, _ in times])), 2),
+        "sure_fit_ms_per_step": round(float(np.median([t for _, t in times])), 2),
+        "sure_cost_ratio": round(float(np.median([s / t for t, s in times])), 2),
     }
 
 
