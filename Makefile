@@ -55,11 +55,13 @@ test: test-tf
 		--timeout=1800 -p no:cacheprovider -ra
 
 # make test's TensorFlow half: the linter, then every test and notebook (CI runs it again with TensorFlow's other CPU
-# kernels)
+# kernels, with PYTEST_ARGS=--ignore=tests/test_editions.py: the editions run the same notebooks once more); the
+# slowest 25 tests are listed at the end
+PYTEST_ARGS ?=
 test-tf: lint
 	DIP_PROFILE=ci MPLBACKEND=Agg $(BIN)/python -m pytest tests notebooks --ignore=tests/browser --ignore=tests/colab \
 		--ignore=tests/without_tensorflow --nbval-lax --nbval-current-env --nbval-cell-timeout=900 --timeout=1800 \
-		-p no:cacheprovider -ra
+		-p no:cacheprovider -ra --durations=25 $(PYTEST_ARGS)
 
 # every notebook in the cpu profile, each check strict: what a laptop run must show (not part of make test)
 test-cpu: $(STAMP)
