@@ -29,7 +29,14 @@ from .images import (
 )
 from . import metrics
 from .metrics import mse, psnr, psnr_y, ssim
-from .plotting import plot_dip_loop, plot_noisy, plot_receptive_fields, plot_skip_network, show_images
+from .plotting import (
+    plot_dip_loop,
+    plot_noisy,
+    plot_receptive_fields,
+    plot_rule_losses,
+    plot_skip_network,
+    show_images,
+)
 from .profiles import Profile, get_profile, set_profile
 from .widgets import choice_view, noise_slider, slider_view
 
@@ -41,7 +48,7 @@ _LAZY = {
     "skip_network": "engine", "count_trainable": "engine", "network_input": "engine", "DIP": "engine",
     "receptive_field": "engine",
     "DIPConfig": "engine", "DIPResult": "engine", "build_dip": "engine", "Identity": "engine",
-    "Mask": "engine", "Downsampler": "engine", "callbacks": "engine", "operators": "engine",
+    "Mask": "engine", "Downsampler": "engine", "callbacks": "engine", "operators": "engine", "STOP_RULES": "engine",
     "fit_dip": "live", "LiveView": "live",
     "random_mask": "masks", "text_mask": "masks", "load_mask": "masks", "solve_map": "priors",
     "engine": None, "classical": None, "priors": None, "masks": None, "paper_runs": None, "live": None,
@@ -73,6 +80,7 @@ __all__ = [
     "plot_dip_loop",
     "plot_noisy",
     "plot_receptive_fields",
+    "plot_rule_losses",
     "plot_skip_network",
     "psnr",
     "psnr_y",

@@ -44,6 +44,21 @@ def plot_psnr_curves(ax, curves: dict) -> None:
     ax.grid(alpha=0.3)
 
 
+def plot_rule_losses(ax, lost: dict) -> None:
+    """One bar per stopping rule of ``{rule: dB lost per seed}``: the mean, a line from the least to the most lost,
+    and a dot per seed."""
+    names = list(lost)
+    for i, name in enumerate(names):
+        v = np.asarray(lost[name], float)
+        ax.bar(i, v.mean(), color=f"C{i}", alpha=0.6)
+        ax.vlines(i, v.min(), v.max(), color="k", lw=1.5)
+        ax.plot(np.full(len(v), i), v, "k.", ms=6)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xticks(range(len(names)), names)
+    ax.set_ylabel("dB below the oracle's peak")
+    ax.grid(alpha=0.3, axis="y")
+
+
 def plot_noisy(image, sigma: float = 25, seed: int = 0):
     """Show ``x``, the noise ``eps`` and ``y = x + eps`` with its PSNR and SSIM; returns the figure."""
     noisy = add_gaussian_noise(image, sigma, seed=seed)

@@ -1004,93 +1004,6 @@ def test_cli_failed_fit_leaves_no_temporary_folder(tmp_path, capsys, monkeypatch
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize(
-    "rule, same_as",
-    [
-        ("last", "result.png"),
-        ("average", "average.png"),
-        ("backtrack", "result.png"),
-        ("es-wmv", "es.png"),
-        ("sure", None),
-    ],
-)
-def test_cli_stop_writes_the_output_its_rule_picks(tmp_path, capsys, monkeypatch, rule, same_as):
-    """chosen.png is the image ``result.pick(rule)`` gives; the summary, stderr and psnr.png name its step."""
-    import matplotlib.pyplot as plt
-
-    from dip_helpers import engine
-
-    runs, figures, fit = [], [], engine.fit_dip
-    monkeypatch.setattr(engine, "fit_dip", lambda *a, **k: runs.append(fit(*a, **k)) or runs[-1])
-    monkeypatch.setattr(plt, "close", figures.append)  # keep psnr.png's figure, to read its marks
-    steps = 110 if rule == "es-wmv" else 20  # ES-WMV's window is 100 outputs
-    out = tmp_path / "run"
-    code, said, err = _main(
-        capsys, "denoise", "camera", "--profile", "ci", "--size", "32", "--channels", "8", "--steps", str(steps),
-        "--stop", rule, "--out", str(out),
-    )  # fmt: skip
-    assert code == 0, err
-    (result,) = runs
-    step, image = result.pick(rule)
-    assert 1 <= step <= steps and (step == steps or rule in ("es-wmv", "sure"))
-    assert step >= 100 or rule != "es-wmv"
-    assert np.abs(dh.load_image(out / "chosen.png") - image).max() <= 0.5 / 255 + 1e-6
-    if same_as:
-        assert (out / "chosen.png").read_bytes() == (out / same_as).read_bytes()
-    assert result.config["backtrack"] == ("backtracked" in result.history) == (rule == "backtrack")
-    assert result.config["sure_sigma"] == pytest.approx(25 / 255 if rule == "sure" else 0.0)
-    assert ("sure" in result.history) == (rule == "sure")
-    if rule == "sure":  # the step of the least estimated error
-        assert step == int(np.argmin(result.history["sure"])) + 1
-    summary = json.loads(said.strip().splitlines()[-1])
-    assert summary == json.loads((out / "summary.json").read_text())
-    assert summary["stop"] == {"rule": rule, "step": step}
-    truth = dh.resize_image(dh.load_image("camera"), 32)
-    assert summary["psnr_chosen"] == pytest.approx(dh.psnr(truth, image))
-    assert err.count(f"chosen: {rule} at step {step} (chosen.png)\n") == 1
-    marks = [line for line in figures[-1].axes[0].get_lines() if line.get_label().startswith("chosen")]
-    assert [(m.get_label(), list(m.get_xdata())) for m in marks] == [(f"chosen: {rule} (step {step})", [step, step])]
-
-
-@pytest.mark.parametrize(
-    "options, message",
-    [
-        (("--sigma", "0", "--stop", "sure"), "--stop sure needs the noise level: give --sigma (e.g. --sigma 25)"),
-        (
-            ("--steps", "99", "--stop", "es-wmv"),
-            "--stop es-wmv needs at least 100 steps (ES-WMV's window): give --steps 100 or more",
-        ),
-    ],
-)
-def test_cli_stop_refuses_a_rule_the_run_could_not_answer_before_the_fit(tmp_path, capsys, monkeypatch, options,
-                                                                         message):  # fmt: skip
-    from dip_helpers import engine
-
-    monkeypatch.setattr(engine, "fit_dip", lambda *a, **k: pytest.fail("the fit ran"))
-    code, said, err = _main(capsys, "denoise", "camera", "--profile", "ci", *options, "--out", str(tmp_path / "run"))
-    assert code == 2 and err == f"error: {message}\n" and said == ""
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_the_readme_shell_commands_parse_and_show_every_stopping_rule():
-    import re
-    import shlex
-    from pathlib import Path
-
-    from dip_helpers.__main__ import build_parser
-    from dip_helpers.engine import STOP_RULES
-
-    readme = (Path(dh.__file__).parents[1] / "README.md").read_text()
-    section = readme[readme.index("From the shell:") :]
-    section = section[: section.index("\n## ")]
-    commands = re.findall(r"^\S*python -m dip_helpers (.*?)(?:\s+#.*)?$", section, re.M)
-    parsed = [build_parser().parse_args(shlex.split(c)) for c in commands]  # a wrong option exits here
-    assert {a.command for a in parsed} >= {"denoise", "inpaint", "superres", "bench"}
-    assert {a.stop for a in parsed if a.command == "denoise"} > {"last"}  # one command shows --stop
-    for rule in STOP_RULES:
-        assert f"`{rule}`" in section, rule
-
-
 def test_load_mask_at_another_size(tmp_path):
     from dip_helpers.masks import load_mask
 
@@ -1269,10 +1182,10 @@ def test_sure_on_a_real_run_is_what_two_plain_fits_give(noisy_pair):
     plain = dataclasses.replace(cfg, sure_sigma=0.0)
     b = sure_direction(y.shape, cfg.seed)
     f_y = fit_dip(y, None, plain, verbose=False).output
-    f_perturbed = fit_dip(y + cfg.sure_eps * b, None, plain, verbose=False).output
-    sigma2, eps = cfg.sure_sigma**2, cfg.sure_eps
+    f_perturbed = fit_dip(y + cfg.sure_delta * b, None, plain, verbose=False).output
+    sigma2, delta = cfg.sure_sigma**2, cfg.sure_delta
     expected = (
-        np.mean((y - f_y) ** 2.0) - sigma2 + 2 * sigma2 * np.mean(b * (f_perturbed - f_y.astype(np.float64))) / eps
+        np.mean((y - f_y) ** 2.0) - sigma2 + 2 * sigma2 * np.mean(b * (f_perturbed - f_y.astype(np.float64))) / delta
     )
     assert np.array_equal(res.output, f_y)  # the main fit is the plain run
     assert res.history["sure"][-1] == pytest.approx(expected, rel=1e-5)
@@ -1296,3 +1209,14 @@ def test_callbacks_share_one_copy_of_the_output_per_step(noisy_pair, monkeypatch
     # average, ES-WMV, SURE and snapshots read every step, the best output when it improves: once per step in each
     # of the two fits, and once after the main one
     assert 2 * steps <= len(calls) <= 2 * steps + 1
+
+
+def test_a_run_that_backtracking_never_undoes_is_the_same_run_with_it(noisy_pair):
+    from dip_helpers.engine.stopping import first_backtrack
+
+    x, y = noisy_pair
+    plain = DIPConfig(steps=10, divergence_guard=False, **TINY)
+    run = fit_dip(y, None, plain, truth=x, verbose=False)
+    assert first_backtrack(run.history["psnr_measured"]) is None
+    with_it = fit_dip(y, None, dataclasses.replace(plain, backtrack=True), truth=x, verbose=False)
+    assert np.array_equal(with_it.output, run.output) and with_it.history["backtracked"].sum() == 0

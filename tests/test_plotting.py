@@ -4,6 +4,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import numpy as np
+
 import dip_helpers as dh
 
 
@@ -59,3 +61,17 @@ def test_receptive_fields_drawn_as_squares_of_their_sizes_around_the_middle():
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["scale 1: 7", "scale 5: 187", "output: 315"]
     assert len(fig.axes) == 2 and "log scale" in fig.axes[1].get_title()
     assert len(dh.plot_receptive_fields(np.zeros((64, 64)), {"a": 3}).axes) == 1
+
+
+def test_rule_losses_draw_the_mean_the_range_and_every_seed():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    dh.plot_rule_losses(ax, {"last": [1.0, 2.0, 4.5], "sure": [0.5, 0.1, 0.3]})
+    assert [round(b.get_height(), 6) for b in ax.patches] == [2.5, 0.3]
+    ranges = [tuple(np.round(seg[:, 1], 6)) for lines in ax.collections for seg in lines.get_segments()]
+    assert ranges == [(1.0, 4.5), (0.1, 0.5)]  # a vertical line per rule, from the least to the most lost
+    dots = [line for line in ax.lines if line.get_marker() == "."]
+    assert [list(d.get_ydata()) for d in dots] == [[1.0, 2.0, 4.5], [0.5, 0.1, 0.3]]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["last", "sure"]
+    plt.close(fig)

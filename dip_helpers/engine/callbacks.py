@@ -21,7 +21,7 @@ import numpy as np
 
 from ..metrics import psnr
 from .result import write_history_csv
-from .stopping import probe, sure_risk
+from .stopping import falls_back, probe, sure_risk
 
 
 def _sync_variables(model) -> None:
@@ -253,7 +253,7 @@ class Backtracking(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         self._step += 1
         psnr_now = float((logs or {}).get("psnr_measured", np.nan))
-        bad = self.saved is not None and not psnr_now >= self.saved_psnr - self.drop_db  # a NaN is bad too
+        bad = self.saved is not None and falls_back(psnr_now, self.saved_psnr, self.drop_db)
         if bad:
             _sync_variables(self.model)
             self.model.net.set_weights(self.saved)
@@ -269,14 +269,14 @@ class SureRisk(keras.callbacks.Callback):
     of std ``sigma``.
 
     Every step it keeps ``probes`` (:func:`.stopping.probe` of the output with the image ``b``). Given ``perturbed``,
-    the probes of the second fit on ``measurement + eps * b``, it also logs ``sure``, the estimated MSE to the clean
+    the probes of the second fit on ``measurement + delta * b``, it also logs ``sure``, the estimated MSE to the clean
     image, and keeps the step where it is lowest (``best_step``, ``best_image``, ``best_risk``).
     """
 
-    def __init__(self, measurement, b, sigma: float, eps: float, perturbed=None):
+    def __init__(self, measurement, b, sigma: float, delta: float, perturbed=None):
         super().__init__()
         self.y, self.b = np.asarray(measurement, np.float32), np.asarray(b, np.float32)
-        self.sigma, self.eps, self.perturbed = sigma, eps, perturbed
+        self.sigma, self.delta, self.perturbed = sigma, delta, perturbed
         self.probes: list = []
         self.best_step, self.best_image, self.best_risk, self._step = None, None, np.inf, 0
 
@@ -287,7 +287,7 @@ class SureRisk(keras.callbacks.Callback):
         if self.perturbed is None or self._step > len(self.perturbed):
             return
         mse = float(np.mean((np.asarray(out, np.float64) - self.y) ** 2))
-        risk = float(sure_risk(mse, self.probes[-1], self.perturbed[self._step - 1], self.sigma, self.eps))
+        risk = float(sure_risk(mse, self.probes[-1], self.perturbed[self._step - 1], self.sigma, self.delta))
         if logs is not None:
             logs["sure"] = risk
         if risk < self.best_risk:

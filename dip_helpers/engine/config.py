@@ -36,7 +36,7 @@ class DIPConfig:
     divergence_guard: bool = True  # DivergenceGuard: undo a blow-up (a NaN, or a 5 dB drop) and halve the rate
     backtrack: bool = False  # the authors' backtracking: a step whose PSNR to y fell 5 dB gets the previous weights
     sure_sigma: float = 0.0  # > 0: estimate the MSE of every step by SURE, for Gaussian noise of this std ([0, 1])
-    sure_eps: float = 0.03  # SURE's finite-difference step: the second fit is on y + sure_eps * b
+    sure_delta: float = 0.03  # SURE's finite-difference step: the second fit is on y + sure_delta * b
     fast: bool = True  # the backend's fast twin of the network and optimiser, where it has one (TensorFlow)
 
     def validate(self) -> "DIPConfig":
@@ -54,7 +54,7 @@ class DIPConfig:
             (self.snapshot_every >= 1, "snapshot_every must be at least 1"),
             (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),
             (0 <= self.sure_sigma < 1, "sure_sigma is the noise std of images in [0, 1]: sigma 25 is 25 / 255"),
-            (self.sure_eps > 0, "sure_eps must be positive"),
+            (self.sure_delta > 0, "sure_delta must be positive"),
             (
                 not (self.backtrack and self.sure_sigma > 0),
                 "backtrack and sure_sigma cannot be combined: SURE compares two fits step by step, and backtracking "

@@ -129,14 +129,14 @@ def _train(model, config: DIPConfig, cbs: list) -> None:
 
 
 def _perturbed_probes(measurement, b, operator: Operator, config: DIPConfig, verbose: bool) -> list:
-    """SURE's second fit: the same run on ``measurement + sure_eps * b``, all its steps; its probes, one per step."""
+    """SURE's second fit: the same run on ``measurement + sure_delta * b``, all its steps; its probes, one per step."""
     from . import callbacks as cb
 
     if verbose:
-        print(f"SURE, fit 1 of 2: the same run on y + {config.sure_eps:g} b, for the divergence")
-    perturbed = np.asarray(measurement, np.float32) + config.sure_eps * b
+        print(f"SURE, fit 1 of 2: the same run on y + {config.sure_delta:g} b, for the divergence")
+    perturbed = np.asarray(measurement, np.float32) + config.sure_delta * b
     model = build_dip(perturbed, operator, config)
-    sure = cb.SureRisk(perturbed, b, config.sure_sigma, config.sure_eps)
+    sure = cb.SureRisk(perturbed, b, config.sure_sigma, config.sure_delta)
     guard = cb.DivergenceGuard() if config.divergence_guard else None  # what the main fit does to its trajectory
     cbs = [c for c in (cb.OneCopyPerStep(), guard, sure) if c is not None]
     _train(model, config, cbs + ([cb.Progress(total=config.steps)] if verbose else []))
@@ -173,7 +173,7 @@ def fit_dip(measurement, operator: Operator | None = None, config: DIPConfig | N
             raise ValueError("SURE (sure_sigma > 0) estimates a denoiser's error: it needs the Identity operator")
         b = sure_direction(np.shape(measurement), config.seed)
         perturbed = _perturbed_probes(measurement, b, operator, config, verbose)
-        sure = cb.SureRisk(measurement, b, config.sure_sigma, config.sure_eps, perturbed)
+        sure = cb.SureRisk(measurement, b, config.sure_sigma, config.sure_delta, perturbed)
     model = build_dip(measurement, operator, config, truth)
     history = cb.History()
     average = cb.OutputAverage(config.ema)
