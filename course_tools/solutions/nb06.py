@@ -15,6 +15,9 @@ CONCEPT_ANSWERS = (
     "Because it keeps rising until the network has copied the noisy image: its highest value is at the last step, "
     "an output far past the peak, with much of the noise copied. It measures the fit to y, noise included, not the "
     "distance to the clean image.",  # 4
+    "Earlier, or at the same step, never later, as long as the divergence grows along the run. The term -sigma^2 "
+    "only shifts the curve, but the divergence term, 2 sigma^2 div f(y) / N, weighs four times more: following the "
+    "noisy pixels costs more, so the lowest point moves to an earlier, smoother output.",  # 5
 )
 
 

@@ -1,8 +1,8 @@
 """Stopping rules that need no clean image, free of Keras: Monte-Carlo SURE and what it is built from, and the test
 of the authors' backtracking.
 
-SURE (Stein's unbiased risk estimate) of a denoiser ``f`` at a measurement ``y = x + n``, ``n`` Gaussian of std
-``sigma``, per pixel::
+SURE (Stein's unbiased risk estimate) of a denoiser ``f`` at a measurement ``y = x + eps``, ``eps`` Gaussian of std
+``sigma``, over the ``N`` values of the image::
 
     SURE = mean((y - f(y))**2) - sigma**2 + 2 * sigma**2 * div f(y) / N
 
