@@ -66,10 +66,11 @@ def test_denoise_writes_every_result_but_the_tensorboard_logs_and_says_so_once(d
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     assert json.loads(done.stdout.strip().splitlines()[-1]) == summary  # the line it prints is the file
-    expected = {"average.png", "input.png", "metrics.csv", "psnr.png", "result.png", "summary.json"}
+    expected = {"average.png", "chosen.png", "input.png", "metrics.csv", "psnr.png", "result.png", "summary.json"}
     assert {p.name for p in out.iterdir()} == expected | ({"es.png"} if summary["es_step"] else set())  # no tb/
     assert done.stderr.count(SKIPPED) == 1 and "pip install tensorboardX" in done.stderr, done.stderr[-3000:]
     assert "Traceback" not in done.stderr
+    assert summary["stop"] == {"rule": "last", "step": summary["steps"]}  # --stop's default, the last output
 
 
 def test_its_numbers_are_those_of_the_ci_profile_and_finite(denoised):
