@@ -27,6 +27,7 @@ from dip_helpers.engine.operators import (
 from dip_helpers.masks import random_mask, text_mask
 
 from _backend import gradient
+from _cli import run_cli
 
 TINY = dict(channels=8, input_channels=8, skip_channels=2, scales=3, es_window=3, es_patience=4, snapshot_every=3)
 
@@ -878,14 +879,6 @@ def test_cache_hits_the_same_inputs_and_misses_any_change(noisy_pair, tmp_path, 
 # --- command line, in this process ----------------------------------------------------------------------------
 
 
-def _main(capsys, *args):
-    from dip_helpers.__main__ import main
-
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 @pytest.mark.parametrize(
     "option, value, words",
     [
@@ -895,7 +888,8 @@ def _main(capsys, *args):
     ],
 )
 def test_cli_zero_is_an_error_not_the_default(tmp_path, capsys, option, value, words):
-    code, _, err = _main(capsys, "denoise", "astronaut", "--profile", "ci", option, value, "--out", str(tmp_path / "r"))
+    out = str(tmp_path / "r")
+    code, _, err = run_cli(capsys, "denoise", "astronaut", "--profile", "ci", option, value, "--out", out)
     assert code == 2 and words in err and not (tmp_path / "r").exists()
 
 
@@ -908,7 +902,7 @@ def test_cli_inpaint_with_random_text_and_file_masks(tmp_path, capsys):
     dh.save_image(np.full((50, 70, 3), 0.6, np.float32), grey)
     for name, mask in (("random", "random:0.3"), ("text", "text"), ("file", str(mask_file))):
         out = tmp_path / name
-        code, said, err = _main(
+        code, said, err = run_cli(
             capsys,
             "inpaint",
             str(grey),
@@ -936,7 +930,7 @@ def test_cli_inpaint_with_random_text_and_file_masks(tmp_path, capsys):
 
 
 def test_cli_superres_with_and_without_an_original(tmp_path, capsys):
-    code, said, err = _main(
+    code, said, err = run_cli(
         capsys,
         "superres",
         "camera",
@@ -956,7 +950,7 @@ def test_cli_superres_with_and_without_an_original(tmp_path, capsys):
     assert s["psnr_input"] is not None and s["psnr_last"] is not None  # the original is known
     assert dh.load_image(tmp_path / "sim" / "input.png").shape[:2] == (8, 8)
     assert dh.load_image(tmp_path / "sim" / "result.png").shape[:2] == (32, 32)
-    code, said, err = _main(
+    code, said, err = run_cli(
         capsys,
         "superres",
         "camera",
@@ -983,9 +977,9 @@ def test_cli_overwrite_replaces_the_folder(tmp_path, capsys):
     out.mkdir()
     (out / "old.txt").write_text("old")
     args = ("denoise", "camera", "--profile", "ci", "--steps", "2", "--size", "16", "--out", str(out))
-    code, _, err = _main(capsys, *args)
+    code, _, err = run_cli(capsys, *args)
     assert code == 2 and "--overwrite" in err and (out / "old.txt").exists()
-    code, _, err = _main(capsys, *args, "--overwrite")
+    code, _, err = run_cli(capsys, *args, "--overwrite")
     assert code == 0, err
     assert not (out / "old.txt").exists() and (out / "result.png").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no temporary folder left beside it
@@ -1000,7 +994,7 @@ def test_cli_failed_fit_leaves_no_temporary_folder(tmp_path, capsys, monkeypatch
 
     monkeypatch.setattr(engine, "fit_dip", broken)
     with pytest.raises(RuntimeError, match="out of memory"):
-        _main(capsys, "denoise", "camera", "--profile", "ci", "--size", "16", "--out", str(tmp_path / "run"))
+        run_cli(capsys, "denoise", "camera", "--profile", "ci", "--size", "16", "--out", str(tmp_path / "run"))
     assert list(tmp_path.iterdir()) == []
 
 
@@ -1087,7 +1081,7 @@ def test_cli_refuses_a_run_too_large_and_writes_nothing(tmp_path, capsys, monkey
     from dip_helpers.engine import memory
 
     monkeypatch.setattr(memory, "available_gb", lambda: (1.5, "of RAM is available"))
-    code, _, err = _main(
+    code, _, err = run_cli(
         capsys,
         "denoise",
         "astronaut",

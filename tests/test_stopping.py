@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import dip_helpers as dh
+from _cli import run_cli
 from dip_helpers.engine import callbacks as cb
 from dip_helpers.engine.result import STOP_RULES, DIPResult
 from dip_helpers.engine.stopping import first_backtrack, probe, sure_direction, sure_risk
@@ -168,15 +169,6 @@ def test_first_backtrack_finds_the_step_the_callback_undoes_and_none_on_a_calm_r
 
 
 # --- the command line's --stop (the TensorFlow half only: the CLI is the same on every backend) ---------------------
-
-
-def run_cli(capsys, *args):
-    """``python -m dip_helpers ARGS`` in this process: its exit code, stdout and stderr."""
-    from dip_helpers.__main__ import main
-
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize(
