@@ -38,6 +38,7 @@ from .plotting import (
     show_images,
 )
 from .profiles import Profile, get_profile, set_profile
+from . import spectrum
 from .widgets import choice_view, noise_slider, slider_view
 
 __version__ = "0.1.0"
@@ -94,4 +95,5 @@ __all__ = [
     "slider_view",
     "to_float_image",
     "settings",
+    "spectrum",
 ]

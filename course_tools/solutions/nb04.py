@@ -18,6 +18,10 @@ CONCEPT_ANSWERS = (
     "It would become the noisy image itself, noise included: the loss compares the output with the noisy image "
     "only, so fitting the noise lowers it just as fitting the image does, and the network can fit anything given "
     "enough steps. Nothing in the loss says which part is noise; only stopping in time does.",  # 4
+    "The top band (the finest frequencies): the image's fine texture and edges live there beside most of the noise, "
+    "and the network fits that band last, for the image as for the noise. At the step where the output is best, the "
+    "top band is still partly unfitted, texture included; stopping later fits the rest of it, but the noise with it, "
+    "so every stopping step trades texture against noise in that band.",  # 5
 )
 
 
