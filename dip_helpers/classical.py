@@ -57,3 +57,25 @@ def upscale(image, factor: int, method: str = "bicubic"):
         raise ValueError(f"method must be one of nearest, bilinear, bicubic, got {method!r}")
     h, w = image.shape[:2]
     return resample(image, (h * factor, w * factor), method)
+
+
+def cbm3d_reference(image: str, size: int) -> dict | None:
+    """CBM3D's, non-local means' and TV's PSNR on notebook 05's noisy image (sigma 25, seed 0), measured once.
+
+    Returns ``{"noisy", "cbm3d", "nl_means", "tv": PSNR in dB, "seconds": each method's time, "about": how they
+    were measured}`` for ``image`` at ``size``, or None when ``data/cbm3d_sigma25.json`` or that entry is missing.
+    The numbers were measured by ``benchmarks/cbm3d.py`` with the ``bm3d`` package, whose licence is non-commercial
+    only: it is not a dependency of the course.
+    """
+    import json
+
+    from .images import data_dir
+
+    path = data_dir() / "cbm3d_sigma25.json"
+    try:
+        table = json.loads(path.read_text())
+        entry = table["psnr"][image][str(size)]
+        seconds = table["seconds"][image][str(size)]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return {**entry, "seconds": seconds, "about": table.get("about", {})}
