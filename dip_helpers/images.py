@@ -228,3 +228,22 @@ def add_gaussian_noise(image: np.ndarray, sigma: float, seed: int | None = 0, cl
     """The noise model ``y = x + eps``, ``eps ~ N(0, (sigma/255)^2)``; clipped to [0, 1] like a real image."""
     noisy = image + gaussian_noise(image.shape, sigma, seed)
     return np.clip(noisy, 0.0, 1.0) if clip else noisy
+
+
+def jpeg_compress(image: np.ndarray, quality: int = 10) -> np.ndarray:
+    """The image saved as a JPEG of this ``quality`` (1 worst, 95 best; Pillow's encoder) and read back: its 8×8
+    blocks and ringing are the artefacts to remove."""
+    import io
+
+    from PIL import Image
+
+    if not (isinstance(quality, (int, np.integer)) and 1 <= quality <= 95):
+        raise ValueError(f"quality must be a whole number in 1..95 (Pillow's JPEG scale), got {quality!r}")
+    image = to_float_image(image)
+    pixels = np.round(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).save(
+        buffer, format="JPEG", quality=int(quality)
+    )
+    buffer.seek(0)
+    return to_float_image(np.asarray(Image.open(buffer)), channels=image.shape[-1])

@@ -137,3 +137,25 @@ def test_save_then_load_round_trips(tmp_path):
     img = dh.load_image("chelsea", size=32)
     back = dh.load_image(dh.save_image(img, tmp_path / "sub" / "c.png"))
     assert np.abs(back - img).max() <= 0.5 / 255 + 1e-6
+
+
+def test_jpeg_compress_makes_blocks_that_fall_on_the_8x8_grid():
+    x = dh.load_image("astronaut", size=128)
+    low, high = dh.jpeg_compress(x, 10), dh.jpeg_compress(x, 95)
+    assert low.shape == x.shape and low.dtype == np.float32
+    assert dh.psnr(x, high) > 32 > 26 > dh.psnr(x, low) > 20  # quality 10 loses much more than 95
+    # blocking: the jump between neighbouring columns is larger across a block's edge than inside a block
+    jumps = np.abs(np.diff(low.mean(-1), axis=1)).mean(0)  # column k: between columns k and k + 1
+    across = jumps[7::8].mean()
+    inside = np.delete(jumps, np.s_[7::8]).mean()
+    clean = np.abs(np.diff(x.mean(-1), axis=1)).mean(0)
+    assert across > 1.3 * inside
+    assert clean[7::8].mean() < 1.1 * np.delete(clean, np.s_[7::8]).mean()  # the clean image has no such grid
+    grey = dh.jpeg_compress(x[..., :1], 10)
+    assert grey.shape == (128, 128, 1)
+
+
+@pytest.mark.parametrize("quality", [0, 96, 10.5, "10"])
+def test_jpeg_compress_refuses_a_quality_outside_1_to_95(quality):
+    with pytest.raises(ValueError, match="1..95"):
+        dh.jpeg_compress(np.zeros((8, 8, 3), np.float32), quality)

@@ -14,6 +14,11 @@ CONCEPT_ANSWERS = (
     "They compute the same function, but round differently (an eager loop, a compiled train_step and the engine's "
     "faster kernels); training amplifies such differences from step to step, so the curves drift apart a little while "
     "ending at about the same loss. The first steps agree to within rounding.",  # 4
+    "Use it where no trained network fits the problem: an unusual degradation (a given mask, a blur or sampling "
+    "nobody trained for), images unlike any training set (scientific or medical), or a single image where a learned "
+    "prior might invent detail. Do not use it for everyday photographs with Gaussian noise: a trained denoiser or "
+    "CBM3D is better by a dB or more and thousands of times faster. What decides it is whether training data and a "
+    "trained model exist for this degradation, and whether minutes per image are affordable.",  # 5
 )
 
 
