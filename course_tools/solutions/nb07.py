@@ -20,6 +20,12 @@ CONCEPT_ANSWERS = (
     "Fitting the known pixels exactly is then no longer the goal: given enough steps the network fits the noise on "
     "them too, and what it draws in the holes degrades with them. The run needs early stopping or the moving "
     "average of outputs again, as in denoising (notebooks 05 and 06).",  # 4
+    "An output pixel depends only on the input within its receptive field. With noise, that is a random code that, in "
+    "the middle of the hole, no known pixel has ever been fitted to, so what the network draws from it is arbitrary; "
+    "only a receptive field that reaches the hole's border (a deeper network) brings the colours around the hole in. "
+    "With a meshgrid the input around a pixel is its position, so the network draws a function of position, and the "
+    "same function, fitted around the hole, goes on across it: a continuation of what surrounds the hole, a good "
+    "guess for structure that is a simple function of position, like straight stripes.",  # 5
 )
 
 
