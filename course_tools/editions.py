@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import nbformat
@@ -161,10 +162,13 @@ def book_readme(text: str, src: Path) -> str:
     )
 
 
-def book_notebook(path: Path) -> str:
+def book_notebook(path: Path, execute: bool = True) -> str:
     """A notebook as the book shows it: no Colab bootstrap or buttons (the page has its own), and the last
-    notebook's link to the README pointing to the book's front page."""
+    notebook's link to the README pointing to the book's front page. With ``execute=False`` myst-nb shows it
+    without running it (no outputs)."""
     nb = nbformat.read(path, as_version=4)
+    if not execute:
+        nb.metadata["mystnb"] = {"execution_mode": "off"}
     for cell in nb.cells:
         if cell.metadata.get(nbtools.TAG) in ("buttons", "colab"):
             cell.metadata["tags"] = ["remove-cell"]
@@ -172,16 +176,22 @@ def book_notebook(path: Path) -> str:
     return nbformat.writes(nb)
 
 
-def build_book(out: Path, profile: str = "cpu") -> Path:
+def build_book(out: Path, profile: str = "cpu", execute: Sequence[str] | None = None) -> Path:
     """Build the rendered course into ``out``: its sources (``book/``, ``docs/``, the README, the notebooks) are
-    gathered in ``out/src``, executed in ``profile`` by myst-nb, and the site written to ``out/html``."""
+    gathered in ``out/src``, executed in ``profile`` by myst-nb, and the site written to ``out/html``. ``execute``
+    names the notebooks to run (file names); the others are shown without outputs. ``None``: every notebook."""
+    names = [path.name for path in nbtools.notebook_paths()]
+    unknown = sorted(set(execute or ()) - set(names))
+    if unknown:
+        raise ValueError(f"no such notebook to execute: {', '.join(unknown)}; the notebooks are {', '.join(names)}")
     out = _fresh_folder(Path(out), ".book")
     src = out / "src"
     shutil.copytree(ROOT / "book", src, ignore=JUNK)
     shutil.copytree(ROOT / "docs", src / "docs", ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     (src / "notebooks").mkdir()
     for path in nbtools.notebook_paths():
-        (src / "notebooks" / path.name).write_text(book_notebook(path), encoding="utf-8")
+        run = execute is None or path.name in execute
+        (src / "notebooks" / path.name).write_text(book_notebook(path, run), encoding="utf-8")
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     (src / "README.md").write_text(book_readme(readme, src), encoding="utf-8")
     cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "--keep-going", str(src), str(out / "html")]

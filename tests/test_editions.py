@@ -122,7 +122,8 @@ def test_a_slide_deck_holds_the_sections_and_a_figure(tmp_path):
 
 
 def test_the_book_builds_with_figures_a_table_of_contents_and_the_lecture_plan(tmp_path):
-    html = editions.build_book(tmp_path / "book", "ci")
+    # the notebooks run under nbval and in the student edition already: here 00 runs, the others are only rendered
+    html = editions.build_book(tmp_path / "book", "ci", execute=[NOTEBOOKS[0].name])
     index = (html / "index.html").read_text(encoding="utf-8")
     assert "Deep Image Prior" in index and "Lecture plan" in index
     for path in NOTEBOOKS:
@@ -135,6 +136,8 @@ def test_the_book_builds_with_figures_a_table_of_contents_and_the_lecture_plan(t
     assert "Colab only" not in text  # the bootstrap cell is left out
     assert re.search(r"<details>\s*<summary>Answer</summary>\s*<p>", text)  # a Think! answer, folded, its text rendered
     assert "application/vnd.jupyter.widget-state+json" in text  # the sliders' saved state, shown without a kernel
+    unrun = (html / "notebooks" / f"{NOTEBOOKS[-1].stem}.html").read_text(encoding="utf-8")
+    assert "cell_output" in text and "cell_output" not in unrun and "Exercises" in unrun  # shown, not run
     assert (html / "docs" / "instructors.html").exists()
     assert (html / "docs" / "glossary.html").exists() and "docs/glossary.html" in index
 
@@ -143,6 +146,12 @@ GLOSSARY_FRENCH = (
     "débruitage", "a priori", "noyau", "pas", "remplissage", "époque", "itération", "taux d'apprentissage",
     "normalisation par lots", "connexions de saut", "réseau non entraîné", "problème inverse mal posé",
 )  # fmt: skip
+
+
+def test_the_book_refuses_a_notebook_it_does_not_have(tmp_path):
+    with pytest.raises(ValueError, match="no such notebook to execute: 99_missing.ipynb"):
+        editions.build_book(tmp_path / "book", "ci", execute=["99_missing.ipynb"])
+    assert not (tmp_path / "book").exists()
 
 
 def test_the_glossary_names_the_symbols_and_the_french_terms_and_the_book_and_readme_link_it():
