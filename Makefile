@@ -13,15 +13,19 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)
 STAMP := $(VENV)/.installed-$(TF_EXTRA)
 
 PROFILE ?= cpu
+# pytest-xdist workers for the test targets (0: no workers, everything in one process)
+JOBS ?= 2
+XDIST = -n $(JOBS)
 PYTHON_CODE := dip_helpers course_tools tests benchmarks docs conftest.py
 
-.PHONY: lab lint test test-tf test-cpu test-backends test-browser test-oldest test-colab test-without-tensorflow \
+.PHONY: lab lint test test-tf test-kernels test-cpu test-backends test-browser test-oldest test-colab test-without-tensorflow \
 	fmt student slides book install clean help
 
 help:
 	@echo "make lab   - install (first time) and open JupyterLab on notebooks/ (PORT=$(PORT))"
-	@echo "make test  - unit tests + every notebook under nbval in the ci profile, then the engine on JAX"
-	@echo "make test-tf - make test without the JAX half (try both CPU kernel sets: TF_ENABLE_ONEDNN_OPTS=0 or 1)"
+	@echo "make test  - unit tests + every notebook under nbval in the ci profile, then the engine on JAX (JOBS=$(JOBS) workers)"
+	@echo "make test-tf - make test without the JAX half"
+	@echo "make test-kernels - the notebooks and the tests that hang on the CPU kernels (try TF_ENABLE_ONEDNN_OPTS=0 or 1)"
 	@echo "make test-cpu - every notebook in the cpu profile; a run that misses its effect fails (about 15 min)"
 	@echo "make test-backends - the engine on TensorFlow, JAX and PyTorch (needs: pip install torch)"
 	@echo "make test-browser - the sliders in JupyterLab in headless Chromium (needs: apt-get install chromium)"
@@ -51,17 +55,23 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks --port=$(PORT) --ServerApp.ip=$(IP) $(NO_BROWSER) $(ALLOW_ROOT)
 
 test: test-tf
-	KERAS_BACKEND=jax DIP_PROFILE=ci MPLBACKEND=Agg $(BIN)/python -m pytest tests/test_engine.py \
+	KERAS_BACKEND=jax DIP_PROFILE=ci MPLBACKEND=Agg $(BIN)/python -m pytest tests/test_engine.py $(XDIST) \
 		--timeout=1800 -p no:cacheprovider -ra
 
-# make test's TensorFlow half: the linter, then every test and notebook (CI runs it again with TensorFlow's other CPU
-# kernels, with PYTEST_ARGS=--ignore=tests/test_editions.py: the editions run the same notebooks once more); the
-# slowest 25 tests are listed at the end
+# make test's TensorFlow half: the linter, then every test and notebook, on $(JOBS) workers; the slowest 25 tests are
+# listed at the end
 PYTEST_ARGS ?=
 test-tf: lint
 	DIP_PROFILE=ci MPLBACKEND=Agg $(BIN)/python -m pytest tests notebooks --ignore=tests/browser --ignore=tests/colab \
 		--ignore=tests/without_tensorflow --nbval-lax --nbval-current-env --nbval-cell-timeout=900 --timeout=1800 \
-		-p no:cacheprovider -ra --durations=25 $(PYTEST_ARGS)
+		-p no:cacheprovider -ra --durations=25 $(XDIST) $(PYTEST_ARGS)
+
+# the tests whose outcome hangs on TensorFlow's CPU kernels: every notebook, the engine, its TensorFlow backend, the
+# stopping rules and the exercises' answers. CI runs them again with the kernel set its machine does not pick itself
+KERNEL_TESTS := tests/test_engine.py tests/test_tensorflow_backend.py tests/test_stopping.py tests/test_exercises.py
+test-kernels: $(STAMP)
+	DIP_PROFILE=ci MPLBACKEND=Agg $(BIN)/python -m pytest $(KERNEL_TESTS) notebooks --nbval-lax --nbval-current-env \
+		--nbval-cell-timeout=900 --timeout=1800 -p no:cacheprovider -ra --durations=10 $(XDIST)
 
 # every notebook in the cpu profile, each check strict: what a laptop run must show (not part of make test)
 test-cpu: $(STAMP)
@@ -87,7 +97,7 @@ test-oldest:
 	.venv-oldest/bin/python -m pip install --quiet --no-deps -e .
 	DIP_PROFILE=ci MPLBACKEND=Agg .venv-oldest/bin/python -m pytest tests/test_engine.py tests/test_tensorflow_backend.py \
 		tests/test_images.py tests/test_metrics.py tests/test_priors.py tests/test_profiles.py tests/test_exercises.py \
-		tests/test_plotting.py tests/test_hostile_inputs.py --timeout=1800 -p no:cacheprovider -ra
+		tests/test_plotting.py tests/test_hostile_inputs.py --timeout=1800 -p no:cacheprovider -ra $(XDIST)
 
 # every notebook as Colab runs it: Colab's versions (tests/versions/colab.txt), the bootstrap cell cloning the course
 test-colab:

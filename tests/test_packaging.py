@@ -70,15 +70,20 @@ def test_readme_gives_the_commands_and_links():
 
 
 def test_ci_runs_make_test_with_both_kernel_sets():
-    """README's command in TensorFlow's own choice of CPU kernels, then its TensorFlow half in the other set."""
+    """README's command in TensorFlow's own choice of CPU kernels, then every notebook and every test that drives
+    TensorFlow's kernels in the other set."""
     script = (ROOT / ".ci" / "run").read_text()
     assert re.search(r"^unset TF_ENABLE_ONEDNN_OPTS", script, re.M) and re.search(r"^make test$", script, re.M)
     assert "dip_helpers machine --json" in script and "other=$(( 1 - own ))" in script
-    # the second pass runs what make test runs on TensorFlow, but the editions' builds (the same notebooks again)
-    second = re.search(r"^TF_ENABLE_ONEDNN_OPTS=\$other make test-tf(.*)$", script, re.M)
-    assert second and second.group(1) in ("", " PYTEST_ARGS=--ignore=tests/test_editions.py"), second
-    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^TF_ENABLE_ONEDNN_OPTS=\$other make test-kernels$", script, re.M)
+    makefile = (ROOT / "Makefile").read_text().replace("\\\n", " ")
     assert re.search(r"^test: test-tf$", makefile, re.M) and "$(PYTEST_ARGS)" in makefile
+    kernels = re.search(r"^test-kernels:.*\n\t(.*)$", makefile, re.M).group(1)
+    assert "$(KERNEL_TESTS) notebooks " in kernels and "--nbval-lax" in kernels
+    listed = re.search(r"^KERNEL_TESTS := (.*)$", makefile, re.M).group(1).split()
+    for name in ("test_engine", "test_tensorflow_backend", "test_stopping", "test_exercises"):
+        assert f"tests/{name}.py" in listed, name
+    assert all((ROOT / path).is_file() for path in listed), listed
 
 
 def test_ci_runs_each_check_that_needs_its_own_venv():
