@@ -180,7 +180,8 @@ def build_book(out: Path, profile: str = "cpu", execute: Sequence[str] | None = 
     """Build the rendered course into ``out``: its sources (``book/``, ``docs/``, the README, the notebooks) are
     gathered in ``out/src``, executed in ``profile`` by myst-nb, and the site written to ``out/html``. ``execute``
     names the notebooks to run (file names); the others are shown without outputs. ``None``: every notebook."""
-    names = [path.name for path in nbtools.notebook_paths()]
+    paths = nbtools.notebook_paths()
+    names = [path.name for path in paths]
     unknown = sorted(set(execute or ()) - set(names))
     if unknown:
         raise ValueError(f"no such notebook to execute: {', '.join(unknown)}; the notebooks are {', '.join(names)}")
@@ -189,7 +190,7 @@ def build_book(out: Path, profile: str = "cpu", execute: Sequence[str] | None = 
     shutil.copytree(ROOT / "book", src, ignore=JUNK)
     shutil.copytree(ROOT / "docs", src / "docs", ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     (src / "notebooks").mkdir()
-    for path in nbtools.notebook_paths():
+    for path in paths:
         run = execute is None or path.name in execute
         (src / "notebooks" / path.name).write_text(book_notebook(path, run), encoding="utf-8")
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
